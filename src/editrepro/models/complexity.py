@@ -1,0 +1,83 @@
+"""Parameter and FLOP counts in the paper's convention, for Table 1 and Table 3.
+
+FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` on the meta device, so
+even ViT-L at 384 costs no memory or time. They are reported as the paper (fvcore)
+reports them: multiply-accumulates of matmuls and convolutions, plus 5 per element of an
+affine LayerNorm (4 without affine), nothing for activations, softmax or additions.
+
+Two figures per model: ``gmacs`` counts everything the model computes; ``gmacs_no_attn``
+leaves out the encoder's attention matmuls (``q k^T`` and ``attn v``), as a count of a
+fused attention kernel would. The paper's 384 px rows only match the second (NOTES.md 1).
+"""
+from dataclasses import asdict, dataclass
+from typing import Dict, Optional, Tuple
+
+import timm
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+from timm.layers import Attention
+
+__all__ = ["Complexity", "count_complexity", "count_params"]
+
+aten = torch.ops.aten
+
+
+@dataclass(frozen=True)
+class Complexity:
+    model: str
+    img_size: int
+    params: int
+    gmacs: float
+    gmacs_no_attn: float
+
+    @property
+    def params_m(self) -> float:
+        return self.params / 1e6
+
+    def as_dict(self) -> Dict[str, float]:
+        return {**asdict(self), "params_m": self.params_m}
+
+
+def _layer_norm_flops(input_shape, normalized_shape, weight_shape=None, bias_shape=None, *args, **kwargs) -> int:
+    # fvcore: 5 ops per element with an affine transform, 4 without; x2 because the
+    # counter's unit is FLOPs (2 per MAC) and everything is halved at the end.
+    numel = 1
+    for d in input_shape:
+        numel *= d
+    return 2 * numel * (5 if weight_shape is not None else 4)
+
+
+def _is_attention_matmul(op) -> bool:
+    name = str(op)
+    return name.startswith("aten.bmm") or "scaled_dot_product" in name or "attention" in name
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_complexity(model_name: str, img_size: Optional[int] = None, **kwargs) -> Complexity:
+    """Build ``model_name`` on the meta device and count its parameters and GMACs for one image."""
+    with torch.device("meta"):
+        model = timm.create_model(model_name, **kwargs).eval()
+    size: Tuple[int, int] = tuple(model.patch_embed.img_size) if img_size is None else (img_size, img_size)
+    x = torch.empty(1, model.in_chans, *size, device="meta")
+    counter = FlopCounterMode(display=False, custom_mapping={aten.native_layer_norm: _layer_norm_flops})
+    with counter:
+        model(x)
+    counts = counter.get_flop_counts()
+    prefix = type(model).__name__
+    attention = 0
+    for fqn, module in model.named_modules():
+        if isinstance(module, Attention):
+            ops = counts.get(f"{prefix}.{fqn}", {})
+            attention += sum(v for op, v in ops.items() if _is_attention_matmul(op))
+    total = counter.get_total_flops()
+    return Complexity(
+        model=model_name,
+        img_size=size[0],
+        params=count_params(model),
+        gmacs=total / 2e9,
+        gmacs_no_attn=(total - attention) / 2e9,
+    )

@@ -1,0 +1,1 @@
+"""Tables of the paper regenerated: paper values, measured values, deltas."""

@@ -1,0 +1,21 @@
+# Table 1 and the Params/FLOPs columns of Table 3: counted, not trained.
+
+
+rule table1:
+    input:
+        paper="config/paper_tables.yaml",
+    output:
+        results="results/table1.parquet",
+        report="reports/table1.md",
+    log:
+        "logs/table1.log",
+    benchmark:
+        "logs/benchmarks/table1.tsv"
+    shell:
+        "editrepro table1 --paper-tables {input.paper} "
+        "--results {output.results} --report {output.report} > {log} 2>&1"
+
+
+rule reproduce_table1:
+    input:
+        rules.table1.output,
