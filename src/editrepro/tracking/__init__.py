@@ -1,0 +1,4 @@
+"""Experiment tracking. Only this package imports mlflow."""
+from .mlflow_tracker import Tracker, default_tracking_uri, ensure_store
+
+__all__ = ["Tracker", "default_tracking_uri", "ensure_store"]

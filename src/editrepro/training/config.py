@@ -1,0 +1,187 @@
+"""Training configuration: a recipe (paper Table 2) plus what one job trains on.
+
+A recipe comes from a preset in ``config/recipes/`` with ``key=value`` overrides, is
+validated against ``config/schemas/recipe.schema.yaml`` (which holds the defaults) and
+becomes a frozen ``Recipe``. Derived values (per-device batch, accumulation steps, the
+model's drop-path for its size) are computed by methods and logged, never written back.
+"""
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import yaml
+
+from ..schema import ConfigError, load_schema, validate
+
+__all__ = ["Recipe", "DataConfig", "TrainConfig", "load_recipe", "parse_overrides", "ConfigError"]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    epochs: int
+    batch_size: int
+    optimizer: str
+    lr: float
+    min_lr: float
+    warmup_lr: float
+    warmup_epochs: int
+    sched: str
+    weight_decay: float
+    opt_eps: float
+    opt_betas: Tuple[float, float]
+    grad_clip: Optional[float]
+    loss: str
+    label_smoothing: float
+    drop_path: Union[float, Mapping[str, float]]
+    layer_scale: float
+    repeated_aug: bool
+    repeated_aug_repeats: int
+    hflip: bool
+    crop: str
+    three_augment: bool
+    color_jitter: Optional[float]
+    rand_augment: Optional[str]
+    mixup: float
+    cutmix: float
+    mixup_prob: float
+    mixup_switch_prob: float
+    eval_crop_ratio: float
+    ema: bool
+    ema_decay: float
+
+    @classmethod
+    def from_dict(cls, values: Dict[str, Any], source: Optional[str] = None) -> "Recipe":
+        values = validate(dict(values), load_schema("recipe"), source)
+        values["opt_betas"] = tuple(values["opt_betas"])
+        if isinstance(values["drop_path"], dict):
+            values["drop_path"] = dict(sorted(values["drop_path"].items()))
+        if values["loss"] == "bce" and values["label_smoothing"] > 0:
+            raise ConfigError(f"{source or 'recipe'}: label_smoothing must be 0 with the bce loss "
+                              f"(DeiT III binarises mixup targets), got {values['label_smoothing']}")
+        return cls(**values)
+
+    @property
+    def uses_mixup(self) -> bool:
+        return self.mixup > 0 or self.cutmix > 0
+
+    def drop_path_for(self, model_name: str) -> float:
+        """The stochastic depth rate of ``model_name`` (a size mapping is looked up by tiny/small/base)."""
+        if not isinstance(self.drop_path, Mapping):
+            return float(self.drop_path)
+        for size, rate in self.drop_path.items():
+            if f"_{size}_" in model_name:
+                return float(rate)
+        raise ConfigError(f"drop_path gives rates for {sorted(self.drop_path)} but model {model_name!r} is none of them")
+
+    def as_dict(self) -> Dict[str, Any]:
+        d = asdict(self)
+        d["opt_betas"] = list(self.opt_betas)
+        return d
+
+
+def parse_overrides(items: Sequence[str]) -> Dict[str, Any]:
+    """``["lr=1e-3", "drop_path={small: 0.1}"]`` -> dict; values are parsed as YAML."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override {item!r} is not of the form key=value")
+        out[key.strip()] = yaml.safe_load(value) if value.strip() else None
+    return out
+
+
+def load_recipe(path: Union[str, Path], overrides: Optional[Mapping[str, Any]] = None) -> Recipe:
+    """Read a preset, apply overrides, validate; errors name the file and key."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"recipe {path} does not exist (presets are in config/recipes/)")
+    with open(path, encoding="utf-8") as f:
+        values = yaml.safe_load(f) or {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: a recipe is a mapping of keys to values")
+    values.update(overrides or {})
+    return Recipe.from_dict(values, source=str(path))
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which dataset a job reads (names as in ``editrepro.data.DATASETS``)."""
+    name: str
+    root: str
+    train_split: str = "train"
+    val_split: str = "val"
+    options: Mapping[str, Any] = field(default_factory=dict)
+    num_workers: int = 4
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything one training job needs; ``output_dir`` receives checkpoints, logs and metrics."""
+    model: str
+    data: DataConfig
+    recipe: Recipe
+    output_dir: str
+    img_size: int = 224
+    init_checkpoint: Optional[str] = None
+    per_device_batch: Optional[int] = None
+    seed: int = 0
+    device: str = "auto"
+    amp: str = "auto"
+    compile: bool = False
+    model_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    eval_every: int = 1
+    log_every: int = 10
+    experiment: str = "default"
+    run_name: Optional[str] = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.amp not in ("auto", "bf16", "fp16", "off"):
+            raise ConfigError(f"amp must be auto, bf16, fp16 or off, got {self.amp!r}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if self.per_device_batch is not None and self.per_device_batch < 1:
+            raise ConfigError(f"per_device_batch must be positive, got {self.per_device_batch}")
+        if self.eval_every < 1 or self.log_every < 1:
+            raise ConfigError("eval_every and log_every must be at least 1")
+
+    def batch_plan(self, world_size: int) -> Tuple[int, int]:
+        """(per-device batch, accumulation steps) giving the recipe's effective batch on ``world_size`` devices."""
+        total = self.recipe.batch_size
+        per_device = self.per_device_batch or total // world_size
+        if per_device < 1 or total % (per_device * world_size):
+            raise ConfigError(
+                f"batch_size {total} is not per_device_batch {per_device} x {world_size} devices x an integer "
+                f"number of accumulation steps; choose per_device_batch dividing {total // world_size}"
+            )
+        return per_device, total // (per_device * world_size)
+
+    def as_dict(self) -> Dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["data"] = asdict(self.data)
+        d["recipe"] = self.recipe.as_dict()
+        d["model_kwargs"] = dict(self.model_kwargs)
+        d["tags"] = dict(self.tags)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
+        d = dict(d)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"unknown job keys {unknown}; allowed: {sorted(known)}")
+        d["data"] = DataConfig(**d["data"])
+        d["recipe"] = Recipe.from_dict(d["recipe"])
+        return cls(**d)
+
+    def config_hash(self) -> str:
+        """Hash of what determines the result (not where it is written or how it is tracked)."""
+        d = self.as_dict()
+        for key in ("output_dir", "experiment", "run_name", "tags", "log_every"):
+            d.pop(key)
+        d["data"].pop("num_workers")
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -1,0 +1,162 @@
+"""One epoch of training and one evaluation pass; both return plain metric dicts.
+
+Every optimizer step seeds the global RNGs from (seed, epoch, step, rank), so drop-path
+and mixup draws, like the augmentations (see ``sampling.py``), do not depend on history:
+a job resumed at step k computes what the uninterrupted job computed at step k.
+"""
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Callable, Dict, Iterable, Optional
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from .distributed import all_reduce_sum
+from .sampling import mix_seed, seed_all
+
+__all__ = ["NonFiniteLossError", "StepContext", "train_one_epoch", "evaluate", "autocast"]
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; no update was applied."""
+
+
+def autocast(device: torch.device, dtype: Optional[torch.dtype]):
+    if dtype is None:
+        return nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+@dataclass
+class StepContext:
+    """What ``train_one_epoch`` needs besides the model and data."""
+    optimizer: torch.optim.Optimizer
+    criterion: nn.Module
+    device: torch.device
+    accum_steps: int = 1
+    mixup: Optional[Callable] = None
+    amp_dtype: Optional[torch.dtype] = None
+    scaler: Optional[torch.amp.GradScaler] = None
+    clip_grad: Optional[float] = None
+    ema: Optional[nn.Module] = None
+    seed: int = 0
+    rank: int = 0
+    world_size: int = 1
+    show_progress: bool = True
+
+
+def train_one_epoch(
+        model: nn.Module,
+        batches: Iterable,
+        ctx: StepContext,
+        epoch: int,
+        steps: int,
+        start_step: int = 0,
+        on_step: Optional[Callable[[int, Dict[str, float]], None]] = None,
+        should_stop: Callable[[], bool] = lambda: False,
+) -> Dict[str, float]:
+    """Run optimizer steps ``start_step .. steps-1`` of ``epoch``.
+
+    Returns ``loss`` (mean over the steps run), ``images_per_sec``, ``steps_done`` and
+    ``next_step``; ``next_step < steps`` means the epoch was interrupted by ``should_stop``
+    (checked collectively after each step, so all ranks stop at the same step).
+    """
+    model.train()
+    it = iter(batches)
+    loss_total, done, images = 0.0, 0, 0
+    started = time.perf_counter()
+    bar = tqdm(total=steps, initial=start_step, desc=f"epoch {epoch}", disable=not ctx.show_progress,
+               dynamic_ncols=True, mininterval=1.0, leave=False)
+    step = start_step
+    while step < steps:
+        t0 = time.perf_counter()
+        step_seed = mix_seed(ctx.seed, epoch, step, ctx.rank, 0x5EED)
+        loss_sum = torch.zeros((), device=ctx.device)
+        n_images = 0
+        for micro in range(ctx.accum_steps):
+            images_, targets = next(it)
+            images_ = images_.to(ctx.device, non_blocking=True)
+            targets = targets.to(ctx.device, non_blocking=True)
+            seed_all(mix_seed(step_seed, micro))
+            if ctx.mixup is not None:
+                images_, targets = ctx.mixup(images_, targets)
+            last = micro == ctx.accum_steps - 1
+            sync = nullcontext() if last or not hasattr(model, "no_sync") else model.no_sync()
+            with sync:
+                with autocast(ctx.device, ctx.amp_dtype):
+                    loss = ctx.criterion(model(images_), targets)
+                scaled = loss / ctx.accum_steps
+                (ctx.scaler.scale(scaled) if ctx.scaler is not None else scaled).backward()
+            loss_sum += loss.detach().float()
+            n_images += images_.shape[0]
+        # one collective per step: the global mean loss and whether any rank wants to stop
+        state = torch.stack([loss_sum / ctx.accum_steps, torch.tensor(float(should_stop()), device=ctx.device)])
+        state = all_reduce_sum(state)
+        loss_value = state[0].item() / ctx.world_size
+        if not math.isfinite(loss_value):
+            ctx.optimizer.zero_grad(set_to_none=True)
+            raise NonFiniteLossError(f"loss is {loss_value} at epoch {epoch}, step {step}")
+        if ctx.scaler is not None:
+            if ctx.clip_grad is not None:
+                ctx.scaler.unscale_(ctx.optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), ctx.clip_grad)
+            ctx.scaler.step(ctx.optimizer)
+            ctx.scaler.update()
+        else:
+            if ctx.clip_grad is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), ctx.clip_grad)
+            ctx.optimizer.step()
+        ctx.optimizer.zero_grad(set_to_none=True)
+        if ctx.ema is not None:
+            ctx.ema.update(model)
+        if ctx.device.type == "cuda":
+            torch.cuda.synchronize(ctx.device)
+        dt = time.perf_counter() - t0
+        global_images = n_images * ctx.world_size
+        loss_total += loss_value
+        done += 1
+        images += global_images
+        metrics = {"loss": loss_value, "lr": ctx.optimizer.param_groups[0]["lr"], "images_per_sec": global_images / dt}
+        if on_step is not None:
+            on_step(step, metrics)
+        bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{metrics['lr']:.2e}", ips=f"{metrics['images_per_sec']:.0f}",
+                        refresh=False)
+        bar.update(1)
+        step += 1
+        if state[1].item() > 0:
+            break
+    bar.close()
+    elapsed = time.perf_counter() - started
+    return {
+        "loss": loss_total / max(done, 1),
+        "images_per_sec": images / elapsed if elapsed > 0 else 0.0,
+        "steps_done": done,
+        "next_step": step,
+    }
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, batches: Iterable, device: torch.device, amp_dtype: Optional[torch.dtype] = None,
+             show_progress: bool = False) -> Dict[str, float]:
+    """Top-1, top-5 (top-k with k = min(5, classes)) and cross-entropy, exact across ranks."""
+    model.eval()
+    sums = torch.zeros(4, device=device, dtype=torch.float64)  # loss, top1, top5, n
+    for images, targets in tqdm(batches, desc="eval", disable=not show_progress, leave=False, mininterval=1.0):
+        images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+        with autocast(device, amp_dtype):
+            logits = model(images)
+        logits = logits.float()
+        k = min(5, logits.shape[-1])
+        top = logits.topk(k, dim=-1).indices
+        hit = top.eq(targets[:, None])
+        sums[0] += nn.functional.cross_entropy(logits, targets, reduction="sum").double()
+        sums[1] += hit[:, 0].sum()
+        sums[2] += hit.any(dim=-1).sum()
+        sums[3] += targets.numel()
+    sums = all_reduce_sum(sums)
+    n = max(sums[3].item(), 1.0)
+    return {"loss": sums[0].item() / n, "top1": 100.0 * sums[1].item() / n, "top5": 100.0 * sums[2].item() / n,
+            "n": int(sums[3].item())}

@@ -1,0 +1,288 @@
+"""``train(config)``: the one entry point every training job of the workflow calls.
+
+Resolves the batch plan, builds data, model, optimiser and tracking, resumes from the
+job's own checkpoint if one exists, trains epoch by epoch (checkpoint after each, and on
+SIGTERM / SIGUSR1 at the next step boundary), evaluates, and writes ``metrics.json``, the
+file the workflow's downstream rules read. Launch one process or many with torchrun.
+"""
+import json
+import logging
+import os
+import platform
+import resource
+import signal
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple
+
+import timm
+from timm.utils import ModelEmaV3
+import torch
+import yaml
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import BatchSampler, DataLoader, Dataset, Subset
+
+from ..fileio import atomic_write_text
+from ..models import load_pretrained
+from ..models.complexity import count_params
+from ..provenance import git_commit
+from ..tracking import Tracker
+from .checkpoint import CHECKPOINT, FINAL_WEIGHTS, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .config import TrainConfig
+from .distributed import DistInfo, barrier, init_distributed
+from .engine import NonFiniteLossError, StepContext, evaluate, train_one_epoch
+from .optim import build_criterion, build_mixup, build_optimizer, build_scheduler, clip_after_backward
+from .sampling import ResumableSampler, SeededDataset, sampler_for_eval, seed_all
+
+__all__ = ["train", "Preempted", "EXIT_PREEMPTED", "EXIT_NONFINITE"]
+
+_logger = logging.getLogger(__name__)
+
+EXIT_PREEMPTED = 75   # EX_TEMPFAIL: checkpoint written, run the same command again to resume
+EXIT_NONFINITE = 3
+
+
+class Preempted(Exception):
+    """SIGTERM / SIGUSR1 arrived; the job checkpointed at a step boundary and stopped."""
+
+
+class _StopFlag:
+    """Set by SIGTERM / SIGUSR1 (Slurm's warning before preemption or the time limit)."""
+
+    def __init__(self):
+        self.signal: Optional[int] = None
+        self._previous = {}
+
+    def install(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGUSR1):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread (tests calling train() from a thread)
+                pass
+
+    def _handle(self, signum, frame) -> None:
+        self.signal = signum
+        _logger.warning("received %s: checkpointing at the next step boundary", signal.Signals(signum).name)
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def __call__(self) -> bool:
+        return self.signal is not None
+
+
+def _amp_dtype(setting: str, device: torch.device) -> Optional[torch.dtype]:
+    if setting == "auto":
+        return torch.bfloat16 if device.type == "cuda" else None
+    return {"bf16": torch.bfloat16, "fp16": torch.float16, "off": None}[setting]
+
+
+def build_datasets(cfg: TrainConfig) -> Tuple[Dataset, Dataset]:
+    """Train and validation sets of ``cfg.data`` with the recipe's transforms."""
+    from ..data import build_dataset, build_eval_transform, build_train_transform
+
+    r = cfg.recipe
+    train_tf = build_train_transform(cfg.img_size, crop=r.crop, hflip=r.hflip, three_augment=r.three_augment,
+                                     color_jitter=r.color_jitter, rand_augment=r.rand_augment)
+    eval_tf = build_eval_transform(cfg.img_size, crop_ratio=r.eval_crop_ratio)
+    opts = dict(cfg.data.options)
+    train_set = build_dataset(cfg.data.name, cfg.data.root, cfg.data.train_split, transform=train_tf, **opts)
+    val_set = build_dataset(cfg.data.name, cfg.data.root, cfg.data.val_split, transform=eval_tf, **opts)
+    return train_set, val_set
+
+
+def _peak_memory_gb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+
+
+@dataclass
+class _Position:
+    epoch: int = 0
+    step: int = 0
+
+
+def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) -> Dict[str, Any]:
+    """Train ``cfg`` to completion (or to a preemption) and return the final metrics.
+
+    ``datasets`` (already transformed train and validation sets) replaces building them
+    from ``cfg.data``; tests and notebooks use it.
+    """
+    dist_info = init_distributed(cfg.device)
+    out = Path(cfg.output_dir)
+    if dist_info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+    per_device, accum = cfg.batch_plan(dist_info.world_size)
+    amp_dtype = _amp_dtype(cfg.amp, dist_info.device)
+    seed_all(cfg.seed)
+
+    train_set, val_set = datasets if datasets is not None else build_datasets(cfg)
+    num_classes = int(getattr(train_set, "num_classes", 0) or getattr(getattr(train_set, "dataset", None), "num_classes", 0))
+    if num_classes < 1:
+        raise ValueError(f"the training set of {cfg.data.name!r} does not say how many classes it has (num_classes)")
+
+    model = timm.create_model(
+        cfg.model, num_classes=num_classes, img_size=cfg.img_size,
+        drop_path_rate=cfg.recipe.drop_path_for(cfg.model), init_values=cfg.recipe.layer_scale,
+        **dict(cfg.model_kwargs),
+    )
+    if cfg.init_checkpoint:
+        load_pretrained(model, cfg.init_checkpoint)
+    model.to(dist_info.device)
+    optimizer = build_optimizer(model, cfg.recipe)
+    scheduler = build_scheduler(optimizer, cfg.recipe)
+    criterion = build_criterion(cfg.recipe)
+    mixup = build_mixup(cfg.recipe, num_classes)
+    scaler = torch.amp.GradScaler(dist_info.device.type) if amp_dtype == torch.float16 else None
+    ema = ModelEmaV3(model, decay=cfg.recipe.ema_decay) if cfg.recipe.ema else None
+
+    # resume from this job's own checkpoint
+    pos, history, run_id = _Position(), [], None
+    ckpt_path = out / CHECKPOINT
+    if ckpt_path.is_file():
+        state = load_checkpoint(ckpt_path)
+        if state["config_hash"] != cfg.config_hash():
+            raise ValueError(f"{ckpt_path} was written by another configuration (hash {state['config_hash']} != "
+                             f"{cfg.config_hash()}); use a fresh output_dir or delete the checkpoint")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scaler is not None and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        if ema is not None and state.get("ema"):
+            ema.load_state_dict(state["ema"])
+        set_rng_state(state["rng"])
+        pos, history, run_id = _Position(state["epoch"], state["step"]), list(state["history"]), state["run_id"]
+        if dist_info.is_main:
+            _logger.info("resuming %s at epoch %d, step %d", out, pos.epoch, pos.step)
+
+    net: nn.Module = model
+    if cfg.compile:
+        net = torch.compile(net)
+    if dist_info.distributed:
+        net = DistributedDataParallel(net, device_ids=[dist_info.local_rank] if dist_info.device.type == "cuda" else None)
+
+    r = cfg.recipe
+    repeats = r.repeated_aug_repeats if (r.repeated_aug and dist_info.distributed) else 1
+    sampler = ResumableSampler(len(train_set), seed=cfg.seed, rank=dist_info.rank, world_size=dist_info.world_size,
+                               repeats=repeats)
+    val_subset = Subset(val_set, sampler_for_eval(len(val_set), dist_info.rank, dist_info.world_size))
+    workers = cfg.data.num_workers
+    loader_kw = dict(num_workers=workers, pin_memory=dist_info.device.type == "cuda",
+                     persistent_workers=False, prefetch_factor=4 if workers > 0 else None)
+    val_loader = DataLoader(val_subset, batch_size=per_device, shuffle=False, drop_last=False, **loader_kw)
+
+    tracker = Tracker(cfg.experiment, enabled=dist_info.is_main)
+    tags = {"model": cfg.model, "dataset": cfg.data.name, "resolution": str(cfg.img_size),
+            "recipe": r.name, **dict(cfg.tags)}
+    run_id = tracker.start(run_name=cfg.run_name or out.name, tags=tags, run_id=run_id)
+    commit = git_commit()
+    params = {
+        **cfg.as_dict(),
+        "derived": {"world_size": dist_info.world_size, "per_device_batch": per_device, "accum_steps": accum,
+                    "drop_path_rate": r.drop_path_for(cfg.model), "num_classes": num_classes,
+                    "params": count_params(model), "repeats": repeats, "train_images": len(train_set),
+                    "val_images": len(val_set)},
+    }
+    tracker.log_params(params)
+    tracker.set_tags({"mlflow.source.git.commit": commit, "config_hash": cfg.config_hash(),
+                      "host": socket.gethostname(), "devices": _devices(dist_info)})
+    if dist_info.is_main:
+        atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.as_dict(), sort_keys=False))
+
+    ctx = StepContext(optimizer=optimizer, criterion=criterion, device=dist_info.device, accum_steps=accum,
+                      mixup=mixup, amp_dtype=amp_dtype, scaler=scaler, clip_grad=clip_after_backward(r), ema=ema,
+                      seed=cfg.seed, rank=dist_info.rank, world_size=dist_info.world_size,
+                      show_progress=dist_info.is_main)
+    stop = _StopFlag()
+    stop.install()
+
+    def checkpoint(epoch: int, step: int) -> None:
+        if dist_info.is_main:
+            save_checkpoint(ckpt_path, {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scaler": scaler.state_dict() if scaler is not None else None,
+                "ema": ema.state_dict() if ema is not None else None,
+                "epoch": epoch, "step": step, "history": history, "run_id": run_id,
+                "config": cfg.as_dict(), "config_hash": cfg.config_hash(), "rng": rng_state(),
+            })
+        barrier()
+
+    val_metrics: Dict[str, float] = history[-1]["val"] if history else {}
+    try:
+        for epoch in range(pos.epoch, r.epochs):
+            scheduler.step(epoch)
+            start_step = pos.step if epoch == pos.epoch else 0
+            epoch_samples = len(sampler._order())
+            steps = epoch_samples // per_device // accum
+            sampler.set_epoch(epoch, start=start_step * per_device * accum)
+            loader = DataLoader(SeededDataset(train_set),
+                                batch_sampler=BatchSampler(sampler, per_device, drop_last=True), **loader_kw)
+            t0 = time.perf_counter()
+
+            def on_step(step: int, m: Dict[str, float], epoch=epoch, steps=steps) -> None:
+                if step % cfg.log_every == 0 or step == steps - 1:
+                    tracker.log_metrics({f"train/{k}": v for k, v in m.items()}, step=epoch * steps + step)
+
+            try:
+                result = train_one_epoch(net, loader, ctx, epoch, steps, start_step, on_step=on_step, should_stop=stop)
+            except NonFiniteLossError as e:
+                raise NonFiniteLossError(
+                    f"{e}: stopping {cfg.model} on {cfg.data.name}. The last good checkpoint is kept at {ckpt_path} "
+                    f"(epoch {pos.epoch if epoch == pos.epoch else epoch}); try a lower lr or check the data."
+                ) from None
+            if result["next_step"] < steps:
+                checkpoint(epoch, result["next_step"])
+                tracker.end(status="KILLED")
+                raise Preempted(f"stopped by {signal.Signals(stop.signal).name} at epoch {epoch}, step "
+                                f"{result['next_step']} of {steps}; {ckpt_path} written, run again to resume")
+            if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == r.epochs:
+                val_metrics = evaluate(ema.module if ema is not None else net, val_loader, dist_info.device, amp_dtype,
+                                       show_progress=dist_info.is_main)
+            entry = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"], "train_loss": result["loss"],
+                     "images_per_sec": result["images_per_sec"], "epoch_time_s": time.perf_counter() - t0,
+                     "peak_mem_gb": _peak_memory_gb(dist_info.device), "val": dict(val_metrics)}
+            history.append(entry)
+            tracker.log_metrics({"epoch/train_loss": result["loss"], "epoch/lr": entry["lr"],
+                                 "epoch/images_per_sec": result["images_per_sec"], "epoch/peak_mem_gb": entry["peak_mem_gb"],
+                                 **{f"val/{k}": v for k, v in val_metrics.items() if k != "n"}}, step=epoch, flush=True)
+            if dist_info.is_main:
+                with open(out / "log.jsonl", "a", encoding="utf-8") as f:
+                    f.write(json.dumps(entry) + "\n")
+                _logger.info("epoch %d: loss %.4f, val top1 %.2f, %.0f img/s", epoch, result["loss"],
+                             val_metrics.get("top1", float("nan")), result["images_per_sec"])
+            checkpoint(epoch + 1, 0)
+    finally:
+        stop.restore()
+
+    metrics = {
+        "model": cfg.model, "dataset": cfg.data.name, "img_size": cfg.img_size, "recipe": r.name,
+        "epochs": r.epochs, "top1": val_metrics.get("top1"), "top5": val_metrics.get("top5"),
+        "val_loss": val_metrics.get("loss"), "val_images": val_metrics.get("n"),
+        "best_top1": max((h["val"].get("top1", float("-inf")) for h in history), default=None),
+        "train_loss": history[-1]["train_loss"] if history else None,
+        "images_per_sec": sum(h["images_per_sec"] for h in history) / max(len(history), 1),
+        "peak_mem_gb": max((h["peak_mem_gb"] for h in history), default=0.0),
+        "params": count_params(model), "run_id": run_id, "git_commit": commit, "config_hash": cfg.config_hash(),
+        "tags": tags,
+    }
+    if dist_info.is_main:
+        save_checkpoint(out / FINAL_WEIGHTS, {"model": model.state_dict(),
+                                              "model_ema": ema.module.state_dict() if ema is not None else None,
+                                              "config": cfg.as_dict(), "num_classes": num_classes})
+        atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+        for name in ("config.yaml", "metrics.json", "log.jsonl"):
+            tracker.log_artifact(out / name)
+    tracker.end()
+    barrier()
+    return metrics
+
+
+def _devices(d: DistInfo) -> str:
+    if d.device.type == "cuda":
+        return f"{d.world_size} x {torch.cuda.get_device_name(d.device)}"
+    return f"{d.world_size} x cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"

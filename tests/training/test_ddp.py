@@ -1,0 +1,32 @@
+"""Two processes under torchrun (gloo, CPU) against one process with the same effective batch."""
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from editrepro.training.checkpoint import load_checkpoint
+
+WORKER = Path(__file__).with_name("ddp_worker.py")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_process_ddp_matches_single_process(tmp_path):
+    single, ddp = tmp_path / "single", tmp_path / "ddp"
+    subprocess.run([sys.executable, str(WORKER), str(single), "16"], check=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
+                    "--master_addr=127.0.0.1", str(WORKER), str(ddp), "8"], check=True, timeout=300)
+    a, b = load_checkpoint(single / "model.pth")["model"], load_checkpoint(ddp / "model.pth")["model"]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-6, msg=k)
+    m1, m2 = (json.loads((d / "metrics.json").read_text()) for d in (single, ddp))
+    assert m2["val_images"] == m1["val_images"] == 30            # 15 per rank, each image exactly once
+    assert abs(m1["top1"] - m2["top1"]) < 1e-6
+    assert abs(m1["val_loss"] - m2["val_loss"]) < 1e-4
