@@ -15,6 +15,8 @@ __all__ = ["main", "COMMANDS"]
 COMMANDS = {
     "models": "models",
     "table1": "table1",
+    "train": "train",
+    "evaluate": "evaluate",
 }
 
 

@@ -1,0 +1,100 @@
+"""Training throughput of EDIT against DeiT III, measured side by side in one run.
+
+Each round times a few optimizer steps (forward, BCE loss, backward, LAMB) of every model
+in turn on the same synthetic batch, so drifts of the machine hit all models alike; the
+median images/s over rounds is reported with its ratio to DeiT III. EDIT costs 1.15x the
+FLOPs of DeiT3-S in the paper's form; the goal is EDIT >= 0.85x DeiT III's throughput.
+
+    python benchmarks/train_throughput.py                       # CPU: small batch, fp32
+    python benchmarks/train_throughput.py --batch 256 --amp bf16  # GPU
+"""
+import argparse
+import json
+import platform
+import statistics
+import time
+
+import timm
+import torch
+from timm.loss import BinaryCrossEntropy
+from timm.optim import create_optimizer_v2
+
+import editrepro  # noqa: F401
+
+CANDIDATES = {
+    "DeiT3-S": ("deit3_ref_small_patch16_224", {}),
+    "EDIT-S": ("edit_small_patch16_224", {}),
+    "EDIT-S reassociated": ("edit_small_patch16_224", {"decoder_reassociate": True}),
+}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--img-size", type=int, default=224)
+    p.add_argument("--batch", type=int, default=None, help="default: 256 on GPU, 16 on CPU")
+    p.add_argument("--steps", type=int, default=None, help="timed steps per round (default: 20 GPU, 2 CPU)")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--amp", choices=["auto", "bf16", "off"], default="auto")
+    p.add_argument("--compile", action="store_true")
+    p.add_argument("--out", help="write the figures as JSON here")
+    args = p.parse_args()
+
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda" if cuda else "cpu")
+    batch = args.batch or (256 if cuda else 16)
+    steps = args.steps or (20 if cuda else 2)
+    amp = (args.amp == "bf16") or (args.amp == "auto" and cuda)
+    torch.manual_seed(0)
+    x = torch.randn(batch, 3, args.img_size, args.img_size, device=device)
+    y = torch.randint(0, 1000, (batch,), device=device)
+    loss_fn = BinaryCrossEntropy(smoothing=0.0, target_threshold=0.0)
+
+    runners = {}
+    for label, (name, kw) in CANDIDATES.items():
+        model = timm.create_model(name, img_size=args.img_size, drop_path_rate=0.05, **kw).to(device).train()
+        opt = create_optimizer_v2(model, opt="lamb", lr=1e-3, weight_decay=0.02)
+        net = torch.compile(model) if args.compile else model
+
+        def step(net=net, opt=opt):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                loss = loss_fn(net(x), y)
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+
+        step()  # warm-up (and compilation)
+        runners[label] = step
+
+    def sync():
+        if cuda:
+            torch.cuda.synchronize()
+
+    rates = {label: [] for label in runners}
+    for _ in range(args.rounds):
+        for label, step in runners.items():
+            sync()
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                step()
+            sync()
+            rates[label].append(batch * steps / (time.perf_counter() - t0))
+
+    base = statistics.median(rates["DeiT3-S"])
+    device_name = torch.cuda.get_device_name() if cuda else f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
+    print(f"device: {device_name}; img {args.img_size}, batch {batch}, {'bf16' if amp else 'fp32'}, "
+          f"{args.rounds} rounds x {steps} steps, compile={args.compile}")
+    result = {"device": device_name, "img_size": args.img_size, "batch": batch, "amp": "bf16" if amp else "fp32",
+              "compile": args.compile, "models": {}}
+    for label, r in rates.items():
+        med = statistics.median(r)
+        print(f"{label:22s} {med:9.1f} img/s   ratio to DeiT3-S {med / base:.3f}   (min {min(r):.1f}, max {max(r):.1f})")
+        result["models"][label] = {"images_per_sec": med, "ratio_to_deit3": med / base, "all": r}
+    if cuda:
+        print(f"peak memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB (all models)")
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(result, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

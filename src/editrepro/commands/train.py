@@ -1,0 +1,120 @@
+"""``editrepro train``: one training job (pretraining, fine-tuning or transfer).
+
+A recipe preset plus the job's model and data; ``--set key=value`` overrides recipe keys
+(YAML values). ``--config`` starts from a job's saved ``config.yaml`` instead. Run it
+under ``torchrun --nproc_per_node=N`` for several GPUs; run the same command again after
+a preemption and it resumes from the output folder's checkpoint.
+
+Exit codes: 0 done, 2 bad configuration, 3 loss became NaN/inf (last good checkpoint
+kept), 75 stopped by SIGTERM/SIGUSR1 after checkpointing (run again to resume).
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+HELP = "train one model on one dataset with a recipe of Table 2"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    src = p.add_argument_group("what to train")
+    src.add_argument("--config", help="a job's config.yaml to start from (flags below override it)")
+    src.add_argument("--recipe", help="recipe preset, e.g. config/recipes/in1k_pretrain.yaml")
+    src.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a recipe key (repeatable), e.g. --set epochs=3")
+    src.add_argument("--model", help="timm model name, e.g. edit_small_patch16_224")
+    src.add_argument("--img-size", type=int, help="training and evaluation resolution (default 224)")
+    src.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
+                     help="extra timm.create_model argument (repeatable), e.g. --model-arg depth=4")
+    src.add_argument("--init-checkpoint", help="weights to start from (fine-tuning, transfer)")
+    data = p.add_argument_group("data")
+    data.add_argument("--dataset", help="dataset name (editrepro.data.DATASETS)")
+    data.add_argument("--data-root", help="the dataset's root folder")
+    data.add_argument("--train-split", default=None)
+    data.add_argument("--val-split", default=None)
+    data.add_argument("--data-option", action="append", default=[], metavar="KEY=VALUE",
+                      help="extra reader option (repeatable)")
+    data.add_argument("--workers", type=int, default=None, help="data-loading processes per device")
+    run = p.add_argument_group("run")
+    run.add_argument("--output", help="job folder: checkpoints, log.jsonl, metrics.json")
+    run.add_argument("--per-device-batch", type=int, help="default: batch_size / devices (no accumulation)")
+    run.add_argument("--seed", type=int)
+    run.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    run.add_argument("--amp", choices=["auto", "bf16", "fp16", "off"], help="auto: bf16 on GPU, fp32 on CPU")
+    run.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+    run.add_argument("--eval-every", type=int)
+    run.add_argument("--experiment", help="MLflow experiment (default: 'default')")
+    run.add_argument("--run-name")
+    run.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="MLflow tag (repeatable)")
+
+
+def _kv(items, what):
+    from ..training.config import ConfigError, parse_overrides
+
+    try:
+        return parse_overrides(items)
+    except ConfigError as e:
+        raise ConfigError(f"{what}: {e}") from None
+
+
+def build_config(args: argparse.Namespace):
+    from ..training.config import ConfigError, DataConfig, TrainConfig, load_recipe
+
+    base = {}
+    if args.config:
+        path = Path(args.config)
+        if not path.is_file():
+            raise FileNotFoundError(f"job config {path} does not exist")
+        base = yaml.safe_load(path.read_text()) or {}
+    recipe_overrides = _kv(args.overrides, "--set")
+    if args.recipe:
+        recipe = load_recipe(args.recipe, recipe_overrides)
+    elif "recipe" in base:
+        from ..training.config import Recipe
+        recipe = Recipe.from_dict({**base["recipe"], **recipe_overrides}, source=args.config)
+    else:
+        raise ConfigError("give --recipe (a preset in config/recipes/) or --config")
+    data = dict(base.get("data", {}))
+    for key, value in (("name", args.dataset), ("root", args.data_root), ("train_split", args.train_split),
+                       ("val_split", args.val_split), ("num_workers", args.workers)):
+        if value is not None:
+            data[key] = value
+    data["options"] = {**data.get("options", {}), **_kv(args.data_option, "--data-option")}
+    missing = [flag for flag, key in (("--dataset", "name"), ("--data-root", "root")) if key not in data]
+    job = {k: v for k, v in base.items() if k not in ("recipe", "data")}
+    for key, value in (("model", args.model), ("img_size", args.img_size), ("output_dir", args.output),
+                       ("init_checkpoint", args.init_checkpoint), ("per_device_batch", args.per_device_batch),
+                       ("seed", args.seed), ("device", args.device), ("amp", args.amp), ("compile", args.compile),
+                       ("eval_every", args.eval_every), ("experiment", args.experiment), ("run_name", args.run_name)):
+        if value is not None:
+            job[key] = value
+    job["model_kwargs"] = {**job.get("model_kwargs", {}), **_kv(args.model_arg, "--model-arg")}
+    job["tags"] = {**job.get("tags", {}), **{k: str(v) for k, v in _kv(args.tag, "--tag").items()}}
+    missing += [flag for flag, key in (("--model", "model"), ("--output", "output_dir")) if key not in job]
+    if missing:
+        raise ConfigError(f"missing {', '.join(missing)}")
+    return TrainConfig(data=DataConfig(**data), recipe=recipe, **job)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..training.config import ConfigError
+    from ..training.engine import NonFiniteLossError
+    from ..training.trainer import EXIT_NONFINITE, EXIT_PREEMPTED, Preempted, train
+
+    try:
+        cfg = build_config(args)
+    except ConfigError as e:
+        print(f"editrepro train: error: {e}", file=sys.stderr)
+        return 2
+    try:
+        metrics = train(cfg)
+    except Preempted as e:
+        print(f"editrepro train: {e}", file=sys.stderr)
+        return EXIT_PREEMPTED
+    except NonFiniteLossError as e:
+        print(f"editrepro train: error: {e}", file=sys.stderr)
+        return EXIT_NONFINITE
+    print(json.dumps({k: metrics[k] for k in ("model", "dataset", "img_size", "top1", "top5", "run_id")}))
+    return 0
