@@ -1,12 +1,17 @@
 """Every reader on the demo data (written in the real layouts); torchvision cross-checks them."""
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 from PIL import Image
 from scipy.io import loadmat
+from torch.utils.data import DataLoader
 
-from editrepro.data import DATASETS, LayoutError, build_dataset
+from editrepro.data import (
+    DATASETS, LayoutError, build_dataset, build_seg_train_transform, build_train_transform,
+)
 from editrepro.data.demo import DemoSizes, ade20k_demo_ids
 
 
@@ -295,3 +300,22 @@ def test_classification_transform_is_applied(demo):
     ds = build_dataset("cifar10", demo["cifar10"], "train", transform=lambda im: torch.ones(2))
     x, y = ds[0]
     assert torch.equal(x, torch.ones(2)) and isinstance(y, int)
+
+
+@pytest.mark.parametrize("name", [n for n in DATASETS if n != "imagenet21k"])
+def test_readers_and_transforms_pickle_for_spawned_workers(demo, name):
+    tf = build_seg_train_transform(32) if name == "ade20k" else build_train_transform(32)
+    ds = build_dataset(name, demo[name], "train", tf)
+    again = pickle.loads(pickle.dumps(ds))
+    assert len(again) == len(ds)
+    torch.manual_seed(0)
+    a = ds[3]
+    torch.manual_seed(0)
+    b = again[3]
+    assert a[0].shape == b[0].shape and (name == "ade20k" or a[1] == b[1])
+
+
+def test_a_dataloader_with_workers_batches_the_demo(demo):
+    ds = build_dataset("imagenet1k", demo["imagenet1k"], "train", build_train_transform(32))
+    x, y = next(iter(DataLoader(ds, batch_size=16, shuffle=True, num_workers=2)))
+    assert x.shape == (16, 3, 32, 32) and y.dtype == torch.int64 and y.max() < ds.num_classes
