@@ -82,6 +82,12 @@ def test_a_crash_leaves_the_old_set_and_no_marker(tmp_path, monkeypatch):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert len(build_dataset("cifar10", roots["cifar10"], "train")) == 10
 
+    # a killed run (no finally) leaves its staging folder: the next run clears it
+    (tmp_path / ".flowers-102.partial-999999").mkdir()
+    monkeypatch.undo()
+    generate_demo_data(tmp_path, **TINY)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
 
 def test_unknown_size_option_is_refused(tmp_path):
     with pytest.raises(ValueError, match="imagenet1k_classes"):

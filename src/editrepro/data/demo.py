@@ -386,6 +386,13 @@ def _publish(root: Path, folder: str, write: Callable[[Path], None]) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _remove_leftovers(root: Path) -> None:
+    """Staging and replaced folders that a killed run left behind (only ours, by their names)."""
+    for folder, _, _ in _SETS.values():
+        for stale in [*root.glob(f".{folder}.partial-*"), *root.glob(f".{folder}.old-*")]:
+            shutil.rmtree(stale, ignore_errors=True)
+
+
 def generate_demo_data(root: str | Path, seed: int = 0, *, force: bool = False,
                        **size_options) -> dict[str, Path]:
     """Write every demo set under ``root`` (module docstring) and return ``demo_roots(root)``.
@@ -415,6 +422,7 @@ def generate_demo_data(root: str | Path, seed: int = 0, *, force: bool = False,
             pass
     root.mkdir(parents=True, exist_ok=True)
     marker.unlink(missing_ok=True)  # incomplete until every set is in place again
+    _remove_leftovers(root)
     t0 = time.perf_counter()
     for name, (folder, write, _) in _SETS.items():
         t = time.perf_counter()
