@@ -13,6 +13,7 @@ __all__ = ["main", "COMMANDS"]
 
 # command name -> module under editrepro.commands (imported only when its command runs)
 COMMANDS = {
+    "demo-data": "demo_data",
     "models": "models",
     "table1": "table1",
     "train": "train",

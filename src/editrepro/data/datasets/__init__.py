@@ -1,0 +1,63 @@
+"""Dataset readers for the standard on-disk layouts, one per file, behind ``build_dataset``.
+
+Nothing is downloaded: each reader reads the layout its dataset is distributed in (the
+torchvision layouts where torchvision has the dataset) and, when the path is wrong, raises a
+``LayoutError`` (a ``FileNotFoundError``) that names the path and shows the layout it expected.
+``editrepro.data.generate_demo_data`` writes small sets in exactly these layouts.
+"""
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Callable
+
+from torch.utils.data import Dataset
+
+from ._common import ImageListDataset, LayoutError
+from .ade20k import ADE20K
+from .caltech256 import Caltech256
+from .cifar import CIFAR10, CIFAR100
+from .dtd import DTD
+from .flowers102 import Flowers102
+from .imagenet import ImageNet1k, ImageNet21k
+
+__all__ = [
+    "DATASETS", "READERS", "build_dataset", "LayoutError", "ImageListDataset",
+    "ImageNet1k", "ImageNet21k", "CIFAR10", "CIFAR100", "Flowers102", "DTD", "Caltech256", "ADE20K",
+]
+
+# name -> reader; every reader is ``Reader(root, split, transform=None, **options)``
+READERS: dict[str, type] = {
+    "imagenet1k": ImageNet1k,
+    "imagenet21k": ImageNet21k,
+    "cifar10": CIFAR10,
+    "cifar100": CIFAR100,
+    "flowers102": Flowers102,
+    "dtd": DTD,
+    "caltech256": Caltech256,
+    "ade20k": ADE20K,
+}
+DATASETS = tuple(READERS)
+
+
+def build_dataset(name: str, root: str | Path, split: str, transform: Callable | None = None,
+                  **options) -> Dataset:
+    """Read dataset ``name`` from ``root``.
+
+    ``split`` is "train" or "val"; "test" is accepted where the dataset calls its evaluation split
+    so (CIFAR, Flowers-102, DTD, Caltech-256). Classification sets give ``(transform(PIL RGB
+    image), int label)`` and have ``num_classes`` and ``classes``; ``ade20k`` gives
+    ``transform(image, mask)`` (a joint transform) and has ``num_classes = 150`` and
+    ``ignore_index = 255``. ``options`` are the reader's keyword options (e.g. ``caltech256``:
+    ``train_per_class``, ``seed``, ``include_clutter``); an unknown one is refused with the list
+    of known ones.
+    """
+    if name not in READERS:
+        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+    reader = READERS[name]
+    params = inspect.signature(reader).parameters
+    known = [p for p in params if p not in ("root", "split", "transform")]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ValueError(f"{name}: unknown option(s) {unknown}; it takes {known or 'no options'}")
+    return reader(root, split, transform, **options)

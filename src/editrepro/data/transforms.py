@@ -1,0 +1,112 @@
+"""The DeiT III image transforms: 3-Augment (with SRC or RRC crops), RandAugment, and evaluation.
+
+Built from timm's pieces, so each op is timm's (and, for 3-Augment, pixel-identical to the
+reference ``facebookresearch/deit`` ``augment.py``):
+
+* 3-Augment (``three_augment=True``): crop, horizontal flip, then one of {grayscale, solarize at
+  128, Gaussian blur with radius U(0.1, 2.0)} chosen uniformly (timm's ``auto_augment="3a"``),
+  then ColorJitter(cj, cj, cj) without hue, then ToTensor and Normalize.
+* Crops: ``"rrc"`` is RandomResizedCrop(scale (0.08, 1), bicubic); ``"src"`` ("simple random
+  crop", which timm lacks) is Resize(size, bicubic) + RandomCrop(size, padding=4, reflect).
+* RandAugment (``rand_augment="rand-m9-mstd0.5-inc1"``, the 384 fine-tuning recipe) is timm's,
+  with the hyper-parameters timm's ``create_transform`` gives it; as there, colour jitter is not
+  applied together with RandAugment.
+* The reference always flips; ``hflip=False`` is the transfer recipe's "no h-flip".
+
+Evaluation: Resize(int(size / crop_ratio), bicubic) + CenterCrop(size), crop ratio 1.0 in every
+DeiT III command.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from timm.data.auto_augment import auto_augment_transform, rand_augment_transform
+from timm.data.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from timm.data.random_erasing import RandomErasing
+from timm.data.transforms import RandomResizedCropAndInterpolation, str_to_pil_interp
+from torchvision import transforms as T
+from torchvision.transforms import InterpolationMode
+
+__all__ = [
+    "build_train_transform", "build_eval_transform", "CROPS",
+    "IMAGENET_DEFAULT_MEAN", "IMAGENET_DEFAULT_STD",
+]
+
+CROPS = ("src", "rrc")
+
+
+def build_train_transform(
+        img_size: int,
+        *,
+        crop: str = "rrc",
+        hflip: bool = True,
+        three_augment: bool = True,
+        color_jitter: float | None = 0.3,
+        rand_augment: str | None = None,
+        mean: Sequence[float] = IMAGENET_DEFAULT_MEAN,
+        std: Sequence[float] = IMAGENET_DEFAULT_STD,
+        scale: tuple[float, float] = (0.08, 1.0),
+        re_prob: float = 0.0,
+) -> T.Compose:
+    """The DeiT III training transform: PIL image -> normalised CHW float tensor.
+
+    Args:
+        img_size: output side.
+        crop: ``"rrc"`` (RandomResizedCrop) or ``"src"`` (Resize + RandomCrop, reflect padding 4).
+        hflip: random horizontal flip (p = 0.5).
+        three_augment: 3-Augment's one-of {grayscale, solarize, blur}.
+        color_jitter: brightness = contrast = saturation jitter; None or 0 skips it. Not applied
+            with RandAugment, as in timm/DeiT.
+        rand_augment: a timm RandAugment string, e.g. ``"rand-m9-mstd0.5-inc1"``; needs
+            ``three_augment=False`` (the two are alternative recipes).
+        mean, std: normalisation.
+        scale: RandomResizedCrop's area range.
+        re_prob: random-erasing probability (timm ``RandomErasing``, per-pixel noise as DeiT's
+            ``--remode pixel``, after normalisation); 0 = off.
+    """
+    if crop not in CROPS:
+        raise ValueError(f"crop must be one of {CROPS}, not {crop!r}")
+    if three_augment and rand_augment:
+        raise ValueError("3-Augment and RandAugment are alternative recipes: pass "
+                         "three_augment=False with rand_augment (the 384 fine-tuning recipe uses "
+                         "RandAugment alone)")
+    if crop == "src":
+        ops = [T.Resize(img_size, interpolation=InterpolationMode.BICUBIC),
+               T.RandomCrop(img_size, padding=4, padding_mode="reflect")]
+    else:
+        ops = [RandomResizedCropAndInterpolation(img_size, scale=tuple(scale),
+                                                 interpolation="bicubic")]
+    if hflip:
+        ops.append(T.RandomHorizontalFlip())
+    # the hyper-parameters timm's create_transform gives its auto-augment ops
+    aa_params = dict(translate_const=int(img_size * 0.45),
+                     img_mean=tuple(min(255, round(255 * x)) for x in mean),
+                     interpolation=str_to_pil_interp("bicubic"))
+    if three_augment:
+        ops.append(auto_augment_transform("3a", aa_params))
+    elif rand_augment:
+        ops.append(rand_augment_transform(rand_augment, aa_params))
+    if color_jitter and not rand_augment:
+        ops.append(T.ColorJitter(color_jitter, color_jitter, color_jitter))
+    ops += [T.ToTensor(), T.Normalize(mean=torch.tensor(mean), std=torch.tensor(std))]
+    if re_prob > 0:
+        ops.append(RandomErasing(re_prob, mode="pixel", max_count=1, device="cpu"))
+    return T.Compose(ops)
+
+
+def build_eval_transform(
+        img_size: int,
+        crop_ratio: float = 1.0,
+        mean: Sequence[float] = IMAGENET_DEFAULT_MEAN,
+        std: Sequence[float] = IMAGENET_DEFAULT_STD,
+) -> T.Compose:
+    """Resize(int(img_size / crop_ratio), bicubic) + CenterCrop(img_size) + ToTensor + Normalize."""
+    if not 0 < crop_ratio <= 1:
+        raise ValueError(f"crop_ratio must be in (0, 1], not {crop_ratio}")
+    return T.Compose([
+        T.Resize(int(img_size / crop_ratio), interpolation=InterpolationMode.BICUBIC),
+        T.CenterCrop(img_size),
+        T.ToTensor(),
+        T.Normalize(mean=torch.tensor(mean), std=torch.tensor(std)),
+    ])

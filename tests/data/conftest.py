@@ -1,0 +1,17 @@
+from pathlib import Path
+
+import pytest
+
+from editrepro.data import generate_demo_data
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory) -> dict[str, Path]:
+    """The default demo data, generated once per session: dataset name -> build_dataset root."""
+    return generate_demo_data(tmp_path_factory.mktemp("demo"), seed=0)
+
+
+@pytest.fixture(scope="session")
+def demo_root(demo) -> Path:
+    """The directory generate_demo_data wrote to."""
+    return demo["imagenet1k"].parent
