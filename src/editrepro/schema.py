@@ -5,6 +5,7 @@ one source. ``validate`` fills missing keys with their defaults, as Snakemake's
 ``validate(config, schema)`` does, and turns the first violation into a message that
 names the file and the key.
 """
+import re
 from pathlib import Path
 from typing import Any, Dict, Optional
 
@@ -13,7 +14,31 @@ import yaml
 
 from .provenance import project_root
 
-__all__ = ["load_schema", "validate", "ConfigError"]
+__all__ = ["load_schema", "validate", "ConfigError", "YamlLoader", "load_yaml", "parse_yaml_value"]
+
+
+class YamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 floats, so ``1e-3`` is a number (YAML 1.1 reads a string)."""
+
+
+YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                  |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                  |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                  |[-+]?\.(?:inf|Inf|INF)
+                  |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."),
+)
+
+
+def load_yaml(path) -> Any:
+    with open(path, encoding="utf-8") as f:
+        return yaml.load(f, Loader=YamlLoader)
+
+
+def parse_yaml_value(text: str) -> Any:
+    return yaml.load(text, Loader=YamlLoader)
 
 
 class ConfigError(ValueError):
@@ -28,8 +53,7 @@ def load_schema(name: str) -> Dict[str, Any]:
     path = schema_path(name)
     if not path.is_file():
         raise FileNotFoundError(f"schema {path} does not exist")
-    with open(path, encoding="utf-8") as f:
-        return yaml.safe_load(f)
+    return load_yaml(path)
 
 
 def _with_defaults(validator_class):

@@ -11,9 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-import yaml
-
-from ..schema import ConfigError, load_schema, validate
+from ..schema import ConfigError, load_schema, load_yaml, parse_yaml_value, validate
 
 __all__ = ["Recipe", "DataConfig", "TrainConfig", "load_recipe", "parse_overrides", "ConfigError"]
 
@@ -89,7 +87,7 @@ def parse_overrides(items: Sequence[str]) -> Dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"override {item!r} is not of the form key=value")
-        out[key.strip()] = yaml.safe_load(value) if value.strip() else None
+        out[key.strip()] = parse_yaml_value(value) if value.strip() else None
     return out
 
 
@@ -98,8 +96,7 @@ def load_recipe(path: Union[str, Path], overrides: Optional[Mapping[str, Any]] =
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"recipe {path} does not exist (presets are in config/recipes/)")
-    with open(path, encoding="utf-8") as f:
-        values = yaml.safe_load(f) or {}
+    values = load_yaml(path) or {}
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: a recipe is a mapping of keys to values")
     values.update(overrides or {})
