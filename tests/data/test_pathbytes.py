@@ -18,7 +18,8 @@ def test_read_lines_handles_crlf_blank_lines_odd_bytes_and_no_final_newline(tmp_
     f = tmp_path / "list.txt"
     f.write_bytes(content)
     paths = Paths.read_lines(f)
-    expected = [line[:-1] if line.endswith(b"\r") else line for line in content.split(b"\n") if line not in (b"", b"\r")]
+    expected = [line[:-1] if line.endswith(b"\r") else line
+                for line in content.split(b"\n") if line not in (b"", b"\r")]
     assert rows_of(paths) == expected
     assert paths.data[paths.offsets[-1]:].tolist() == [0] * (len(paths.data) - paths.offsets[-1])  # the padding
     assert paths.not_utf8().tolist() == [False, False, True, False, False, False]
