@@ -15,6 +15,7 @@ __all__ = ["main", "COMMANDS"]
 COMMANDS = {
     "models": "models",
     "table1": "table1",
+    "clean-in21k": "clean_in21k",
 }
 
 
