@@ -5,6 +5,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from editrepro.data import pathbytes
 from editrepro.data.pathbytes import Paths, Words, all_digits, contains_byte, gather, sort_rows, suffix_is
 
 
@@ -60,14 +61,15 @@ def random_names(rng: random.Random, n: int):
     return names
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_sort_rows_is_bytewise_with_duplicates_flagged(seed):
+@pytest.mark.parametrize("seed, threads", [(0, 1), (1, 1), (2, 1), (0, 3)])
+def test_sort_rows_is_bytewise_with_duplicates_flagged(seed, threads, monkeypatch):
+    monkeypatch.setattr(pathbytes, "_PARALLEL_ROWS", 100)  # split into group ranges even this small
     rng = random.Random(seed)
     names = random_names(rng, 3000)
     rng.shuffle(names)
     groups = np.array([rng.randrange(5) for _ in names])
     paths = Paths.from_strings(names)
-    order, dup = sort_rows(groups, paths.start.copy(), paths.end, Words(paths.data))
+    order, dup = sort_rows(groups, paths.start.copy(), paths.end, Words(paths.data), threads=threads)
     got = [(int(groups[i]), names[i]) for i in order]
     assert got == sorted(zip(groups.tolist(), names))
     assert dup.tolist() == [k > 0 and got[k] == got[k - 1] for k in range(len(got))]

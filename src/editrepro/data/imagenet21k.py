@@ -96,7 +96,7 @@ TRAIN, VAL, CLASSES, DROPPED, REJECTED, CORRUPT, STATS = (
 SYNSET = re.compile(rb"n[0-9]{8}")
 _SYNSET_LEN = 9  # every synset folder name is 9 bytes, so "synset/" is the first 10 bytes of a path
 
-# Why an entry is not in the manifests, in the order they are tested (the first that applies wins).
+# Why an entry is not in the manifests (one reason per entry: the first of these that applies).
 REASONS = {
     "not_utf8": "have names that are not valid UTF-8",
     "absolute_path": "are absolute paths outside the root (give the root so they can be made relative)",
@@ -117,6 +117,8 @@ _CODE = {reason: i + 1 for i, reason in enumerate(REASONS)}  # 0: an image
 _REASON_OF = np.array([""] + list(REASONS), dtype=object)
 
 # The paper's counts (and the reference's README) per ImageNet-21k release, with the default rules.
+# fall11's val is 2 more than 50 per class (two images counted apart by the reference), so a
+# release is recognised by its classes and its total of train + val images.
 KNOWN_RELEASES = {
     "winter21": dict(classes=10_450, train=11_060_223, val=522_500),
     "fall11": dict(classes=11_221, train=11_797_632, val=561_052),
@@ -160,8 +162,9 @@ class CleanRules:
         if self.val_per_class >= self.smallest_kept:
             raise ValueError(f"val_per_class={self.val_per_class} would leave a class of {self.smallest_kept} images "
                              "without training images: it must be below the smallest kept class size")
-        if not self.extensions or not all(e.startswith(".") and e.isascii() for e in self.extensions):
-            raise ValueError(f"extensions must be ASCII suffixes starting with '.', got {self.extensions!r}")
+        if not self.extensions or not all(e.startswith(".") and e.isascii() and len(e) <= 8 for e in self.extensions):
+            raise ValueError(f"extensions must be ASCII suffixes of at most 8 characters starting with '.', "
+                             f"got {self.extensions!r}")
         object.__setattr__(self, "extensions", tuple(e.lower() for e in self.extensions))
 
     @property
@@ -179,7 +182,7 @@ class CleanRules:
 
 
 # --------------------------------------------------------------------------------------------
-# Listing: a tree scan or a file listing, as one Arrow array of relative paths
+# Listing: a tree scan or a file listing, as one byte buffer of relative paths
 # --------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, eq=False)
@@ -314,6 +317,7 @@ def read_listing(path: PathLike, *, root: Optional[PathLike] = None) -> Listing:
                 "with a 'path' column")
     if not path.is_file():
         raise FileNotFoundError(f"listing {path} does not exist; {expected}")
+    phase = _Phases(f"listing {path}")
     with open(path, "rb") as f:
         is_parquet = f.read(4) == b"PAR1"
     if is_parquet:
@@ -325,6 +329,7 @@ def read_listing(path: PathLike, *, root: Optional[PathLike] = None) -> Listing:
         paths = Paths.read_lines(path)  # any byte but a newline can be in a file name: no CSV parsing
     if len(paths) == 0:
         raise DataError(f"listing {path} has no entries; {expected}")
+    phase(f"read {len(paths):,} entries")
     return Listing(paths, root=Path(root) if root is not None else None, source=f"listing {path}")
 
 
@@ -350,7 +355,8 @@ class CleanResult:
         return {"train": self.train, "val": self.val}
 
 
-_CHUNK = 1 << 20  # rows classified at a time: bounds the temporaries to ~100 MB
+_CHUNK = 1 << 20  # rows classified at a time: bounds the temporaries to ~100 MB per thread
+_THREADS = min(4, os.cpu_count() or 1)
 
 
 def _u(x: int) -> np.uint64:
@@ -397,7 +403,8 @@ def _classify(paths: Paths, rules: CleanRules, root: Optional[Path], from_listin
     prefixed = np.zeros(n, bool)
     synset = np.zeros(n, np.uint64)
     low6 = _u((1 << 48) - 1)
-    for a in range(0, n, _CHUNK):
+
+    def chunk(a: int) -> None:
         b = min(n, a + _CHUNK)
         s, e = start[a:b], end[a:b]  # views: stripping moves start
         s += 2 * ((paths.data[s] == ord(".")) & (paths.data[s + 1] == ord("/")) & (e - s >= 2))  # "./"
@@ -428,6 +435,9 @@ def _classify(paths: Paths, rules: CleanRules, root: Optional[Path], from_listin
         c[~cand] = -1  # looked at below
         c[cand & nested] = _CODE["nested"]
         c[cand & ~nested & (~image | hidden)] = _CODE["not_image"]
+
+    with ThreadPoolExecutor(_THREADS) as pool:  # numpy releases the GIL in the gathers and ufuncs
+        list(pool.map(chunk, range(0, n, _CHUNK)))
 
     bad = paths.not_utf8()
     if bad is not None:
@@ -497,7 +507,7 @@ def _synset_name(digits: int) -> str:
 
 
 def clean(listing: Union[Listing, pa.Array, pa.ChunkedArray, Sequence[str]], rules: CleanRules = CleanRules(), *,
-          exclude: Optional[pa.Table] = None) -> CleanResult:
+          exclude: Optional[pa.Table] = None, report: bool = True) -> CleanResult:
     """Apply the rules to a listing: classify every entry, count classes, threshold, split.
 
     Args:
@@ -505,6 +515,7 @@ def clean(listing: Union[Listing, pa.Array, pa.ChunkedArray, Sequence[str]], rul
         rules: the cleaning rules.
         exclude: ``path, reason, detail`` of images to leave out (``verify_images``'s output); they
             count as rejected with their reason, and class sizes are counted without them.
+        report: log the findings (warnings naming the rejected entries, the counts).
 
     Raises:
         DataError: nothing in the listing is an image of a synset folder, or no class is kept.
@@ -548,7 +559,7 @@ def clean(listing: Union[Listing, pa.Array, pa.ChunkedArray, Sequence[str]], rul
     skip = np.where(np.bincount(g[~cl.prefixed[rows]], minlength=len(synsets)) == 0, _SYNSET_LEN + 1, 0)
     pos = start[rows] + _SYNSET_LEN + 1 + skip[g]
     cl.prefixed = None
-    order, dup = sort_rows(g, pos, end[rows], words)
+    order, dup = sort_rows(g, pos, end[rows], words, threads=_THREADS)
     del g, pos
     sorted_rows = rows[order]
     del rows, order
@@ -603,7 +614,8 @@ def clean(listing: Union[Listing, pa.Array, pa.ChunkedArray, Sequence[str]], rul
 
     rejected = _rejected_table(paths, cl, detail, listing.problems)
     stats = _stats(listing, rules, n, counts, seen, keep, train, val, rejected, empty, not_synset, cl.folder_lines)
-    _log_findings(listing, rules, stats, rejected, empty, not_synset, phase.elapsed)
+    if report:
+        _log_findings(listing, rules, stats, rejected, empty, not_synset, phase.elapsed)
     return CleanResult(train=train, val=val, classes=classes, dropped=dropped, rejected=rejected, stats=stats,
                        rules=rules, root=listing.root)
 
@@ -702,7 +714,7 @@ def _stats(listing: Listing, rules: CleanRules, n: int, counts: np.ndarray, seen
     }
     if rules == CleanRules():
         for release, known in KNOWN_RELEASES.items():
-            if (known["classes"], known["train"], known["val"]) == (stats["classes"]["kept"], len(train), len(val)):
+            if (known["classes"], known["train"] + known["val"]) == (stats["classes"]["kept"], len(train) + len(val)):
                 stats["matches_release"] = release
     return stats
 
@@ -757,6 +769,7 @@ def write_outputs(result: CleanResult, out_dir: PathLike) -> Dict[str, Path]:
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    phase = _Phases(str(out))
     written = {}
     num_classes = len(result.classes)
     for split, table in result.splits.items():
@@ -780,6 +793,7 @@ def write_outputs(result: CleanResult, out_dir: PathLike) -> Dict[str, Path]:
     stats = dict(result.stats, outputs={k: v.name for k, v in written.items()})
     atomic_write_text(out / STATS, json.dumps(stats, indent=2) + "\n")
     written["stats"] = out / STATS
+    phase("written")
     if len(result.rejected):
         log.warning("the %s rejected entries are listed in %s", f"{len(result.rejected):,}", out / REJECTED)
     log.info("wrote %s", ", ".join(str(p) for p in written.values()))
@@ -812,7 +826,7 @@ def prepare(listing: Listing, rules: CleanRules, out_dir: PathLike, *, verify: b
     shrink a class, so no other class can come back), then counts again, so the threshold and
     the first-50 rule apply to decodable images.
     """
-    result = clean(listing, rules)
+    result = clean(listing, rules, report=not verify)  # a verified run reports after its second pass
     if verify:
         if listing.root is None:
             raise DataError("verification reads the images: give the root of the listing")

@@ -7,6 +7,7 @@ ImageNet-21k's 14.2M paths are classified and sorted in seconds: a few gathers a
 sorts instead of Arrow string kernels whose per-row pointer chasing costs 20 s for one sort.
 """
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Tuple, Union
@@ -19,6 +20,7 @@ __all__ = ["PAD", "Paths", "Words", "sort_rows", "contains_byte", "suffix_is", "
 
 PAD = 64  # zero bytes after the data: reads of up to 32 bytes at any position stay inside the buffer
 _BLOCK = 64 << 20  # bytes per block when sweeping the whole buffer
+_PARALLEL_ROWS = 1 << 20  # fewer rows than this are sorted in one thread
 # _KEEP[k]: the top k bytes of a big-endian word
 _KEEP = np.array([0] + [((1 << 64) - 1) ^ ((1 << (64 - 8 * k)) - 1) for k in range(1, 9)], dtype=np.uint64)
 _ONES, _HIGHS = np.uint64(0x0101010101010101), np.uint64(0x8080808080808080)
@@ -238,7 +240,7 @@ def _tied(sorted_keys: np.ndarray) -> np.ndarray:
 
 
 def sort_rows(group: np.ndarray, pos: np.ndarray, end: np.ndarray, words: Words,
-              first: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
+              first: Optional[np.ndarray] = None, *, threads: int = 1) -> Tuple[np.ndarray, np.ndarray]:
     """Order rows by ``(group, bytes[pos:end])``, bytes compared as ``memcmp`` then length.
 
     A most-significant-digit radix sort on integer keys: the group and the first bytes make one
@@ -248,6 +250,8 @@ def sort_rows(group: np.ndarray, pos: np.ndarray, end: np.ndarray, words: Words,
     Args:
         group: non-negative ints, the primary key.
         first: ``words.word(pos, end)`` if the caller has it already.
+        threads: rows are split into this many ranges of groups, sorted side by side (numpy
+            releases the GIL while it sorts and gathers).
 
     Returns:
         ``order`` (row indices, sorted) and ``dup`` (per sorted position: the row equals the one before).
@@ -255,6 +259,16 @@ def sort_rows(group: np.ndarray, pos: np.ndarray, end: np.ndarray, words: Words,
     n = len(group)
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, bool)
+    if threads > 1 and n >= _PARALLEL_ROWS:
+        cuts = np.unique(np.quantile(group, np.arange(1, threads) / threads, method="lower").astype(group.dtype))
+        part = np.searchsorted(cuts, group, side="right")  # rows of one group stay in one part
+        rows = [np.flatnonzero(part == k) for k in range(len(cuts) + 1)]
+        del part
+        with ThreadPoolExecutor(len(rows)) as pool:
+            done = list(pool.map(lambda r: sort_rows(group[r], pos[r], end[r], words,
+                                                     None if first is None else first[r]), rows))
+        return (np.concatenate([r[o] for r, (o, _) in zip(rows, done)]),
+                np.concatenate([d for _, d in done]))
     u64 = np.uint64
     gbits = int(group.max()).bit_length()
     nb = (64 - gbits) // 8  # bytes of digits sharing the key with the group
