@@ -18,6 +18,7 @@ COMMANDS = {
     "table1": "table1",
     "train": "train",
     "evaluate": "evaluate",
+    "clean-in21k": "clean_in21k",
 }
 
 

@@ -1,5 +1,5 @@
-"""Data: dataset readers for the standard on-disk layouts, the DeiT III and Segmenter transforms,
-and the embedded demo-data generator."""
+"""Data: preparing datasets on disk (``imagenet21k``: the ImageNet-21K-P cleaning), readers for the
+standard on-disk layouts, the DeiT III and Segmenter transforms, and the embedded demo-data generator."""
 from .datasets import DATASETS, LayoutError, build_dataset
 from .demo import DemoSizes, demo_roots, generate_demo_data
 from .seg_transforms import build_seg_eval_transform, build_seg_train_transform
