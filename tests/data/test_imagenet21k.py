@@ -406,3 +406,19 @@ def test_known_release_counts_are_recognised(monkeypatch):
     monkeypatch.setitem(in21k.KNOWN_RELEASES, "tiny", dict(classes=2, train=1601, val=100))
     assert clean(listing_of(THRESHOLD_SIZES)).stats["matches_release"] == "tiny"
     assert clean(listing_of(THRESHOLD_SIZES), CleanRules(drop_rule="lt")).stats["matches_release"] is None
+
+
+def test_demo_tree_cleaned_and_read_back_by_the_reader(demo, tmp_path):
+    """The demo generator, the cleaning and the reader agree: the counts the generator promises."""
+    from editrepro.cli import main
+    from editrepro.data import DemoSizes, build_dataset
+
+    out = tmp_path / "in21k"
+    assert main(["clean-in21k", "--root", str(demo["imagenet21k"]), "--out", str(out), "--min-images", "20",
+                 "--val-per-class", "2", "--no-progress"]) == 0
+    expected = DemoSizes().imagenet21k_expected()
+    train, val = build_dataset("imagenet21k", out, "train"), build_dataset("imagenet21k", out, "val")
+    assert (len(train), len(val), train.num_classes) == (expected["train"], expected["val"], expected["classes"])
+    assert train.classes == val.classes
+    image, label = val[len(val) - 1]
+    assert label == expected["classes"] - 1 and image.mode == "RGB"

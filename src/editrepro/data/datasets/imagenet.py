@@ -59,7 +59,8 @@ class ImageNet21k(ImageListDataset):
     Args:
         manifest: a manifest parquet to read instead of ``root/<split>.parquet``;
             ``classes.tsv`` is then looked for beside it.
-        image_root: the directory the manifest's paths are relative to; default ``root``.
+        image_root: the directory the manifest's paths are relative to; default: the root the
+            cleaning recorded in ``stats.json`` beside the manifest, else ``root``.
 
     Class names come from ``classes.tsv`` (a ``synset`` column, ordered by a ``label`` column if
     there is one, or one synset per line); without it, from the (label, synset) pairs of the
@@ -71,7 +72,7 @@ class ImageNet21k(ImageListDataset):
             train.parquet      columns: path (relative to image_root), label (0..K-1), synset
             val.parquet
             classes.tsv        the K synsets, in label order
-        image_root/            (default: root)
+        image_root/            (default: the root in stats.json, else root)
             n00004475/n00004475_15899.JPEG ...
         or pass manifest=<file.parquet> and image_root=<dir>
     """
@@ -81,7 +82,9 @@ class ImageNet21k(ImageListDataset):
         split = normalise_split("imagenet21k", split, test_alias=False)
         root = Path(root).expanduser()
         manifest = root / f"{split}.parquet" if manifest is None else Path(manifest).expanduser()
-        image_root = root if image_root is None else Path(image_root).expanduser()
+        if image_root is None:
+            image_root = _recorded_root(manifest.parent) or root
+        image_root = Path(image_root).expanduser()
         if not manifest.is_file():
             raise LayoutError("imagenet21k", manifest.parent,
                               f"no manifest '{manifest.name}' (run the ImageNet-21k cleaning "
@@ -102,6 +105,13 @@ class ImageNet21k(ImageListDataset):
                               f"the manifest's first image '{paths[0].as_py()}' is not under the "
                               "image root (pass image_root=...)", self.LAYOUT)
         super().__init__(image_root, paths, labels, classes, transform, split)
+
+
+def _recorded_root(folder: Path) -> Path | None:
+    """The image root the ImageNet-21k cleaning wrote into ``stats.json``, if any."""
+    from ..imagenet21k import STATS, manifest_root
+
+    return manifest_root(folder) if (folder / STATS).is_file() else None
 
 
 def _read_classes(manifest: Path) -> list[str]:
