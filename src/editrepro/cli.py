@@ -19,6 +19,9 @@ COMMANDS = {
     "train": "train",
     "evaluate": "evaluate",
     "clean-in21k": "clean_in21k",
+    "aggregate": "aggregate",
+    "report": "report",
+    "tracking-init": "tracking_init",
 }
 
 

@@ -69,7 +69,7 @@ def _with_defaults(validator_class):
     return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
 
 
-_Validator = _with_defaults(jsonschema.Draft7Validator)
+_Validator = _with_defaults(jsonschema.Draft202012Validator)
 
 
 def validate(instance: Dict[str, Any], schema: Dict[str, Any], source: Optional[str] = None) -> Dict[str, Any]:

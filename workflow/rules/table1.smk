@@ -6,7 +6,7 @@ rule table1:
         paper="config/paper_tables.yaml",
     output:
         results="results/table1.parquet",
-        report="reports/table1.md",
+        report=report("reports/table1.md", caption="../report/table1.rst", category="Tables", labels={"table": "1"}),
     log:
         "logs/table1.log",
     benchmark:

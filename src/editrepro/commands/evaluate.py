@@ -19,14 +19,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crop-ratio", type=float, default=None, help="default: the recipe's eval crop ratio")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--workers", type=int, default=4)
+    p.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE",
+                   help="stored in the JSON and logged with the training's MLflow run (repeatable)")
     p.add_argument("--out", help="metrics JSON to write")
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..training.config import parse_overrides
     from ..training.evaluation import evaluate_weights
 
     metrics = evaluate_weights(args.weights, dataset=args.dataset, data_root=args.data_root, split=args.split,
                                img_size=args.img_size, crop_ratio=args.crop_ratio, batch_size=args.batch_size,
-                               workers=args.workers, out=args.out)
+                               workers=args.workers, out=args.out,
+                               tags={k: str(v) for k, v in parse_overrides(args.tag).items()})
     print(json.dumps(metrics))
     return 0

@@ -8,6 +8,7 @@ from torch.utils.data import DataLoader
 
 from ..fileio import atomic_write_text
 from ..models import load_pretrained
+from ..tracking import Tracker
 from .checkpoint import load_checkpoint
 from .distributed import init_distributed
 from .engine import evaluate
@@ -18,7 +19,13 @@ __all__ = ["evaluate_weights"]
 
 def evaluate_weights(weights: Union[str, Path], dataset: Optional[str] = None, data_root: Optional[str] = None,
                      split: str = "val", img_size: Optional[int] = None, crop_ratio: Optional[float] = None,
-                     batch_size: int = 128, workers: int = 4, out: Optional[Union[str, Path]] = None) -> Dict[str, Any]:
+                     batch_size: int = 128, workers: int = 4, out: Optional[Union[str, Path]] = None,
+                     tags: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    """Top-1 / top-5 of a training job's weights; the result also lands in that job's MLflow run.
+
+    The training job's ``metrics.json`` beside the weights supplies its run id, commit and
+    config hash, so the evaluation JSON says which run it measured.
+    """
     from ..data import build_dataset, build_eval_transform
 
     state = load_checkpoint(weights)
@@ -39,8 +46,20 @@ def evaluate_weights(weights: Union[str, Path], dataset: Optional[str] = None, d
     loader = DataLoader(data, batch_size=batch_size, num_workers=workers, shuffle=False)
     metrics = evaluate(model, loader, dist_info.device, _amp_dtype(cfg.get("amp", "auto"), dist_info.device),
                        show_progress=True)
+    train_metrics_path = Path(weights).with_name("metrics.json")
+    train_metrics = json.loads(train_metrics_path.read_text()) if train_metrics_path.is_file() else {}
     result = {"model": cfg["model"], "dataset": dataset, "split": split, "img_size": img_size,
-              "crop_ratio": crop_ratio, "weights": str(weights), **metrics}
+              "crop_ratio": crop_ratio, "weights": str(weights), **metrics,
+              "run_id": train_metrics.get("run_id"), "git_commit": train_metrics.get("git_commit"),
+              "config_hash": train_metrics.get("config_hash"), "params": train_metrics.get("params"),
+              "train_metrics": str(train_metrics_path) if train_metrics else None, "tags": dict(tags or {})}
+    if result["run_id"]:
+        tracker = Tracker(train_metrics.get("experiment", cfg.get("experiment", "default")))
+        tracker.start(run_id=result["run_id"])
+        tracker.log_metrics({f"eval/{dataset}_{split}_{img_size}/{k}": v for k, v in metrics.items() if k != "n"},
+                            step=0, flush=True)
+        tracker.set_tags({f"eval.{k}": v for k, v in (tags or {}).items()})
+        tracker.end()
     if out:
         atomic_write_text(out, json.dumps(result, indent=2) + "\n")
     return result

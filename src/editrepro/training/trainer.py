@@ -268,6 +268,7 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
         "images_per_sec": sum(h["images_per_sec"] for h in history) / max(len(history), 1),
         "peak_mem_gb": max((h["peak_mem_gb"] for h in history), default=0.0),
         "params": count_params(model), "run_id": run_id, "git_commit": commit, "config_hash": cfg.config_hash(),
+        "devices": dist_info.world_size, "device_type": dist_info.device.type, "experiment": cfg.experiment,
         "tags": tags,
     }
     if dist_info.is_main:

@@ -1,0 +1,155 @@
+# Validation of the config and the helpers that turn it into job arguments.
+# Pure Python and YAML: nothing here imports torch, so planning the DAG stays fast.
+import json
+import shlex
+from pathlib import Path
+
+from snakemake.utils import validate
+
+
+validate(config, "../../config/schemas/workflow.schema.yaml")
+
+NAME = config["name"]
+RESULTS = f"results/{NAME}"
+RUNS = f"{RESULTS}/runs"
+EVALS = f"{RESULTS}/eval"
+LOGS = f"logs/{NAME}"
+DATA_ROOT = Path(config["data"]["root"])
+DEMO_MARKER = DATA_ROOT / "DONE"
+IN21K = f"{RESULTS}/data/imagenet21k"
+MODEL_LABEL = r"[A-Za-z0-9][A-Za-z0-9_.+-]*"
+
+wildcard_constraints:
+    model=MODEL_LABEL,
+    res=r"224|384",
+    dataset=r"cifar10|cifar100|flowers102|dtd|caltech256",
+
+
+# Each training stage: the recipe it uses and the dataset it reads.
+STAGES = {
+    "pretrain_in1k": dict(recipe="in1k_pretrain", dataset="imagenet1k"),
+    "finetune_384": dict(recipe="finetune_384", dataset="imagenet1k"),
+    "pretrain_in21k": dict(recipe="in21k_pretrain", dataset="imagenet21k"),
+    "finetune_in21k": dict(recipe="finetune_in1k_from_in21k", dataset="imagenet1k"),
+    "transfer": dict(recipe="transfer", dataset=None),
+}
+
+
+def dataset_root(name):
+    """A dataset's root: absolute paths as given, relative ones under data.root."""
+    if name == "imagenet21k":
+        return IN21K
+    path = Path(config["data"][name])
+    return str(path if path.is_absolute() else DATA_ROOT / path)
+
+
+def data_ready(name):
+    """What the workflow makes before a dataset can be read: the demo data, the 21k manifests.
+
+    External datasets are not inputs: a dry run plans the whole matrix on a machine without
+    them, and a job whose data is missing fails with the layout it expected.
+    """
+    if name == "imagenet21k":
+        return [f"{IN21K}/train.parquet"]
+    if config["data"]["generate_demo"]:
+        return [str(DEMO_MARKER)]
+    return []
+
+
+def recipe_file(stage):
+    return f"config/recipes/{config['recipes'][STAGES[stage]['recipe']]['preset']}.yaml"
+
+
+def recipe_overrides(stage):
+    """The config's overrides of the preset, as --set flags (also a param: changing one re-runs the job)."""
+    sets = config["recipes"][STAGES[stage]["recipe"]].get("set", {})
+    return " ".join(f"--set {shlex.quote(f'{k}={json.dumps(v)}')}" for k, v in sorted(sets.items()))
+
+
+def model_arch(wildcards):
+    if wildcards.model not in config["models"]:
+        raise ValueError(f"model {wildcards.model!r} is not under 'models' in the config; "
+                         f"known: {', '.join(config['models'])}")
+    return config["models"][wildcards.model]["arch"]
+
+
+def model_args(wildcards):
+    args = config["models"][wildcards.model].get("args", {})
+    return " ".join(f"--model-arg {shlex.quote(f'{k}={json.dumps(v)}')}" for k, v in sorted(args.items()))
+
+
+def pixels(res):
+    return config["resolutions"][str(res)]
+
+
+def compute_args():
+    c = config["compute"]
+    args = f"--device {c['device']} --amp {c['amp']} --workers {c['workers']} --seed {c['seed']}"
+    if c["per_device_batch"]:
+        args += f" --per-device-batch {c['per_device_batch']}"
+    if c["compile"]:
+        args += " --compile"
+    return args
+
+
+def launcher(wildcards, resources):
+    """`editrepro`, or torchrun over the job's GPUs (one task; one per node with nodes > 1)."""
+    gpus = int(getattr(resources, "gpu", 0) or 0)
+    nodes = int(getattr(resources, "nodes", 1) or 1)
+    if nodes > 1:
+        endpoint = '$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1):29500'
+        return (f"srun --ntasks-per-node=1 torchrun --nnodes={nodes} --nproc_per_node={gpus // nodes} "
+                f"--rdzv_backend=c10d --rdzv_id=$SLURM_JOB_ID --rdzv_endpoint={endpoint} -m editrepro")
+    if gpus > 1:
+        return f"torchrun --standalone --nproc_per_node={gpus} -m editrepro"
+    return "editrepro"
+
+
+def cluster_resource(key):
+    """Partition or account from the config ('' leaves the choice to the cluster)."""
+    return config["cluster"][key] or ""
+
+
+def tags(**kv):
+    return " ".join(f"--tag {shlex.quote(f'{k}={v}')}" for k, v in kv.items())
+
+
+TRAIN_SHELL = (
+    "{params.launch} train --recipe {input.recipe} {params.sets} "
+    "--model {params.arch} {params.model_args} --img-size {params.img_size} "
+    "--dataset {params.dataset} --data-root {params.data_root} {params.init} "
+    "--output {params.outdir} {params.compute} "
+    "--experiment {params.experiment} --run-name {params.run_name} {params.tags} > {log} 2>&1"
+)
+
+
+# -- what each table needs ---------------------------------------------------------------
+T3 = config["tables"]["table3"]
+
+
+def table3_runs():
+    """(run folder, model, half) of every Table 3 cell."""
+    runs = [(f"in1k_{res}", m, "a") for m in T3["in1k"]["models"] for res in T3["in1k"]["resolutions"]]
+    runs += [(f"in21k_{res}", m, "b") for m in T3["in21k"]["models"] for res in T3["in21k"]["resolutions"]]
+    return runs
+
+
+def table3_evals():
+    return [f"{EVALS}/{run}/{model}.json" for run, model, _ in table3_runs()]
+
+
+def table4_runs():
+    t4 = config["tables"]["table4"]
+    return [(f"transfer_{d}", m) for m in t4["models"] for d in t4["datasets"]]
+
+
+def all_models_used():
+    used = set(T3["in1k"]["models"]) | set(T3["in21k"]["models"])
+    used |= set(config["tables"]["table4"]["models"]) | set(config["tables"]["table5"]["models"])
+    unknown = sorted(used - set(config["models"]))
+    if unknown:
+        raise ValueError(f"tables name models {unknown} that are not under 'models' in the config")
+    return used
+
+
+all_models_used()
