@@ -25,6 +25,7 @@ include: "workflow/rules/transfer.smk"
 include: "workflow/rules/segment.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/cost.smk"
 
 
 onstart:

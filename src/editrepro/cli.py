@@ -22,6 +22,7 @@ COMMANDS = {
     "aggregate": "aggregate",
     "report": "report",
     "tracking-init": "tracking_init",
+    "cost": "cost",
 }
 
 

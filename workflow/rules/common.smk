@@ -153,3 +153,27 @@ def all_models_used():
 
 
 all_models_used()
+
+
+def training_plan():
+    """Every training job the configured tables need, as data for the cost estimate."""
+    jobs = {}
+
+    def add(run, stage, model, res):
+        recipe = config["recipes"][STAGES[stage]["recipe"]]
+        jobs[f"{run}/{model}"] = dict(
+            job=f"{run}/{model}", stage=stage, model=model, arch=config["models"][model]["arch"],
+            args=config["models"][model].get("args", {}), img_size=pixels(res), resolution=res,
+            dataset=STAGES[stage]["dataset"], recipe=recipe_file(stage), overrides=recipe.get("set", {}),
+            benchmark=f"{LOGS}/benchmarks/runs/{run}/{model}.tsv")
+
+    for run, model, half in table3_runs():
+        res = int(run.rsplit("_", 1)[1])
+        if half == "a":
+            add("in1k_224", "pretrain_in1k", model, 224)
+            if res == 384:
+                add(run, "finetune_384", model, 384)
+        else:
+            add("in21k_pretrain", "pretrain_in21k", model, 224)
+            add(run, "finetune_in21k", model, res)
+    return list(jobs.values())

@@ -59,9 +59,11 @@ def count_params(model: nn.Module) -> int:
 
 def count_complexity(model_name: str, img_size: Optional[int] = None, **kwargs) -> Complexity:
     """Build ``model_name`` on the meta device and count its parameters and GMACs for one image."""
+    if img_size is not None:
+        kwargs["img_size"] = img_size
     with torch.device("meta"):
         model = timm.create_model(model_name, **kwargs).eval()
-    size: Tuple[int, int] = tuple(model.patch_embed.img_size) if img_size is None else (img_size, img_size)
+    size: Tuple[int, int] = tuple(model.patch_embed.img_size)
     x = torch.empty(1, model.in_chans, *size, device="meta")
     counter = FlopCounterMode(display=False, custom_mapping={aten.native_layer_norm: _layer_norm_flops})
     with counter:

@@ -1,0 +1,31 @@
+"""``editrepro cost``: GPU-hours of a workflow configuration's training jobs, before they run."""
+import argparse
+
+HELP = "estimate the GPU-hours of the configured training jobs"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--plan", required=True, help="the training jobs as JSON (the workflow's training_plan())")
+    p.add_argument("--config", required=True, help="JSON: name, gpu, peak_tflops, mfu, generate_demo")
+    p.add_argument("--runs-root", help="folder of finished runs (measured device-hours)")
+    p.add_argument("--throughput", nargs="*", default=None,
+                   help="train_throughput JSON files (default: benchmarks/results/train_throughput_*.json)")
+    p.add_argument("--out", required=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    import glob
+    import json
+
+    from ..fileio import atomic_write_text
+    from ..provenance import git_commit, project_root
+    from ..reporting.cost import estimate, render_cost
+
+    config = json.loads(args.config)
+    files = args.throughput if args.throughput is not None else sorted(
+        glob.glob(str(project_root() / "benchmarks" / "results" / "train_throughput_*.json")))
+    runs_root = args.runs_root or f"results/{config['name']}/runs"
+    df = estimate(json.loads(args.plan), config, runs_root, files)
+    atomic_write_text(args.out, render_cost(df, config, git_commit()))
+    print(f"wrote {args.out}: {df['estimate_gpu_hours'].sum():,.0f} GPU-hours estimated for {len(df)} jobs")
+    return 0

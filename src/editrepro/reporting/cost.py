@@ -1,0 +1,111 @@
+"""What a configuration will cost, before it runs: GPU-hours per job and per table.
+
+Three figures per training job, each where it can be had:
+- ``estimate``: training FLOPs (3 x the forward GMACs x 2 at the job's resolution, x images
+  x epochs) over the configured GPU's dense peak times an assumed model FLOP utilisation;
+- ``from throughput``: images x epochs over a measured training throughput of the same
+  architecture and resolution (``benchmarks/results/train_throughput_*.json``), per GPU;
+- ``measured``: wall time x devices of a job that already ran (its Snakemake benchmark file
+  and the device count its metrics.json records).
+"""
+import json
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional
+
+import pandas as pd
+from tabulate import tabulate
+
+from ..models.complexity import count_complexity
+from ..training.config import load_recipe
+from .markdown import generated_line
+
+__all__ = ["TRAIN_IMAGES", "train_images", "estimate", "render_cost"]
+
+# Training-set sizes at full scale (the splits the readers use).
+TRAIN_IMAGES = {
+    "imagenet1k": 1_281_167, "imagenet21k": 11_060_223, "cifar10": 50_000, "cifar100": 50_000,
+    "flowers102": 2_040, "dtd": 3_760, "caltech256": 15_360, "ade20k": 20_210,
+}
+
+
+def train_images(dataset: str, demo: bool) -> int:
+    if not demo:
+        return TRAIN_IMAGES[dataset]
+    from ..data.demo import DemoSizes
+
+    d = DemoSizes()
+    if dataset == "imagenet1k":
+        return d.imagenet1k_classes * d.imagenet1k_train_per_class
+    if dataset == "imagenet21k":
+        return d.imagenet21k_expected()["train"]
+    raise ValueError(f"no demo size for {dataset}")
+
+
+def _throughputs(paths: Iterable[Path], gpu: str) -> Dict[tuple, float]:
+    """(timm name, img size, device) -> images/s per GPU, from throughput benchmarks run on ``gpu``.
+
+    A file counts only if its device names the configured GPU's model (``A100`` of
+    ``A100 80GB``): a CPU or another GPU's throughput says nothing about this cluster.
+    """
+    names = {"DeiT3-S": "deit3_ref_small_patch16_224", "EDIT-S": "edit_small_patch16_224"}
+    token = gpu.split()[0].lower() if gpu.split() else ""
+    out = {}
+    for p in paths:
+        d = json.loads(Path(p).read_text())
+        if not token or token not in d.get("device", "").lower():
+            continue
+        for label, m in d["models"].items():
+            if label in names:
+                out[(names[label], d["img_size"], d["device"])] = m["images_per_sec"]
+    return out
+
+
+def estimate(plan: List[Dict[str, Any]], config: Dict[str, Any], runs_root: Optional[Path] = None,
+             throughput_files: Iterable[Path] = ()) -> pd.DataFrame:
+    demo = bool(config.get("generate_demo"))
+    peak = float(config["peak_tflops"]) * 1e12 * float(config["mfu"])
+    measured_rates = _throughputs(throughput_files, str(config.get("gpu", "")))
+    rows = []
+    for job in plan:
+        recipe = load_recipe(job["recipe"], job.get("overrides"))
+        c = count_complexity(job["arch"], img_size=job["img_size"], **job.get("args", {}))
+        images = train_images(job["dataset"], demo) * recipe.epochs
+        flops = 3 * 2 * c.gmacs * 1e9 * images
+        rate = next((v for (arch, size, _), v in measured_rates.items()
+                     if arch == job["arch"] and size == job["img_size"] and not job.get("args")), None)
+        measured = None
+        bench = Path(job["benchmark"])
+        if bench.is_file() and runs_root is not None:
+            metrics = Path(runs_root) / job["job"] / "metrics.json"
+            devices = json.loads(metrics.read_text()).get("devices", 1) if metrics.is_file() else 1
+            measured = float(pd.read_csv(bench, sep="\t")["s"].iloc[-1]) * devices / 3600
+        rows.append(dict(job=job["job"], stage=job["stage"], model=job["model"], arch=job["arch"],
+                         resolution=job["resolution"], img_size=job["img_size"], epochs=recipe.epochs,
+                         images=images, gflops_per_image=2 * c.gmacs, pflops=flops / 1e15,
+                         estimate_gpu_hours=flops / peak / 3600,
+                         throughput_gpu_hours=images / rate / 3600 if rate else None,
+                         measured_device_hours=measured))
+    return pd.DataFrame(rows)
+
+
+def render_cost(df: pd.DataFrame, config: Dict[str, Any], commit: Optional[str] = None) -> str:
+    lines = ["# What the configuration costs", "", generated_line("snakemake cost", commit, config["name"]), "",
+             f"Estimate: training FLOPs (3 x forward, all matmuls) / ({config['peak_tflops']} TFLOP/s dense peak of "
+             f"one {config['gpu']} x {config['mfu']:.0%} utilisation). *From throughput*: images / a measured "
+             "training throughput of the same model and resolution (`benchmarks/train_throughput.py`). "
+             "*Measured*: jobs that already ran (wall time x devices).", ""]
+    if config.get("generate_demo"):
+        lines += ["> The demo's figures are for its stand-in data and reduced models; run "
+                  "`snakemake cost --configfile config/paper.yaml` for the paper's matrix.", ""]
+    rows = [[r.job, r.stage, f"{r.img_size}", r.epochs, f"{r.images:,}", f"{r.pflops:,.1f}",
+             f"{r.estimate_gpu_hours:,.1f}",
+             "–" if pd.isna(r.throughput_gpu_hours) else f"{r.throughput_gpu_hours:,.1f}",
+             "–" if pd.isna(r.measured_device_hours) else f"{r.measured_device_hours:,.3f}"]
+            for r in df.itertuples()]
+    lines += [tabulate(rows, headers=["job", "stage", "px", "epochs", "images seen", "PFLOP", "GPU-h estimate",
+                                      "GPU-h from throughput", "measured device-h"],
+                       tablefmt="github", disable_numparse=True), ""]
+    by_stage = df.groupby("stage")["estimate_gpu_hours"].sum()
+    lines += ["By stage (estimate): " + ", ".join(f"{k} {v:,.0f} GPU-h" for k, v in by_stage.items()) + ".",
+              "", f"**Total estimate: {df['estimate_gpu_hours'].sum():,.0f} GPU-hours** on {config['gpu']}.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,102 @@
+"""The Snakemake DAG: both configs plan, bad configs fail naming the key, the demo runs and re-runs nothing."""
+import time
+
+import pandas as pd
+import yaml
+from conftest import job_stats, snakemake
+
+
+def test_dry_run_of_the_demo(workflow):
+    r = snakemake(workflow, "-n", "reproduce_table3")
+    assert r.returncode == 0, r.stderr
+    stats = job_stats(r.stdout + r.stderr)
+    assert stats == {"demo_data": 1, "table1": 1, "clean_in21k": 1, "pretrain_in1k": 2, "evaluate": 6,
+                     "pretrain_in21k": 2, "finetune_in21k": 4, "aggregate_table3": 1, "report_table3": 1,
+                     "reproduce_table3": 1, "total": 20}
+
+
+def test_dry_run_of_the_paper_matrix_without_its_data(workflow):
+    t0 = time.perf_counter()
+    r = snakemake(workflow, "-n", "-p", "all", "--configfile", "config/paper.yaml")
+    elapsed = time.perf_counter() - t0
+    assert r.returncode == 0, r.stderr
+    stats = job_stats(r.stdout + r.stderr)
+    # Table 3: six IN-1k models at 224, four IN-21k models pretrained then fine-tuned at 224 and 384
+    assert stats["pretrain_in1k"] == 6 and stats["pretrain_in21k"] == 4 and stats["finetune_in21k"] == 8
+    assert stats["evaluate"] == 6 + 8 and stats["clean_in21k"] == 1
+    assert "demo_data" not in stats                       # --configfile replaces the demo, it is not merged in
+    out = r.stdout + r.stderr
+    assert "--model-arg depth" not in out and "/datasets/imagenet" in out
+    print(f"paper dry run: {elapsed:.1f} s")               # the <5 s goal is measured, not asserted
+
+
+def _with(workflow, **changes):
+    cfg = yaml.safe_load((workflow / "config" / "config.yaml").read_text())
+    for dotted, value in changes.items():
+        node = cfg
+        *path, last = dotted.split(".")
+        for key in path:
+            node = node[key]
+        node[last] = value
+    (workflow / "bad.yaml").write_text(yaml.safe_dump(cfg))
+    return snakemake(workflow, "-n", "reproduce_table3", "--configfile", "bad.yaml")
+
+
+def test_a_wrong_key_fails_before_any_job_naming_it(workflow):
+    r = _with(workflow, **{"compute.gpus_per_job": 4})
+    out = r.stdout + r.stderr
+    assert r.returncode != 0
+    assert "('gpus_per_job' was unexpected)" in out and "schema['properties']['compute']" in out
+    assert "Job stats" not in out
+
+
+def test_a_wrong_value_fails_naming_the_key(workflow):
+    r = _with(workflow, **{"in21k_cleaning.drop_rule": "fewer"})
+    out = r.stdout + r.stderr
+    assert r.returncode != 0
+    assert "'fewer' is not one of ['le', 'lt']" in out and "['drop_rule']" in out
+    r = _with(workflow, **{"resolutions.384": 390})
+    assert r.returncode != 0 and "390 is not a multiple of 16" in r.stdout + r.stderr
+
+
+def test_a_table_naming_an_unknown_model_is_refused(workflow):
+    r = _with(workflow, **{"tables.table4.models": ["EDIT-X"]})
+    assert r.returncode != 0 and "tables name models ['EDIT-X'] that are not under 'models'" in r.stdout + r.stderr
+
+
+def test_demo_table1_end_to_end_then_a_rerun_does_nothing(workflow):
+    r = snakemake(workflow, "--cores", "2", "reproduce_table1")
+    assert r.returncode == 0, r.stderr[-3000:]
+    df = pd.read_parquet(workflow / "results" / "table1.parquet")
+    assert df[(df.row == "EDIT-B") & (df.column == "params_m") & (df.table == "table1")].reproduced_value.item() \
+        == 87.764968
+    assert (workflow / "reports" / "table1.md").read_text().startswith("# Table 1")
+    assert (workflow / "logs" / "table1.log").is_file() and (workflow / "logs" / "benchmarks" / "table1.tsv").is_file()
+    again = snakemake(workflow, "--cores", "2", "reproduce_table1")
+    assert again.returncode == 0
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_changing_a_recipe_value_reruns_only_its_dependants(workflow):
+    cfg = yaml.safe_load((workflow / "config" / "config.yaml").read_text())
+    cfg["name"] = "small"
+    cfg["models"] = {"EDIT-T": {"arch": "edit_tiny_patch16_224", "args": {"depth": 1}}}
+    cfg["tables"] = {"table3": {"in21k": {"models": ["EDIT-T"], "resolutions": [224]}}}
+    for stage in ("in21k_pretrain", "finetune_in1k_from_in21k"):
+        cfg["recipes"][stage]["set"]["epochs"] = 1
+    (workflow / "small.yaml").write_text(yaml.safe_dump(cfg))
+    target = "results/small/eval/in21k_224/EDIT-T.json"
+    r = snakemake(workflow, target, "--cores", "2", "--configfile", "small.yaml")
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+
+    def plan(stage, **change):
+        changed = yaml.safe_load(yaml.safe_dump(cfg))
+        changed["recipes"][stage]["set"].update(change)
+        (workflow / "changed.yaml").write_text(yaml.safe_dump(changed))
+        return job_stats((lambda r: r.stdout + r.stderr)(
+            snakemake(workflow, target, "-n", "--configfile", "changed.yaml")))
+
+    assert plan("finetune_in1k_from_in21k", epochs=2) == {"finetune_in21k": 1, "evaluate": 1, "total": 2}
+    assert plan("in21k_pretrain", lr=1.0e-3) == {"pretrain_in21k": 1, "finetune_in21k": 1, "evaluate": 1, "total": 3}
+    again = snakemake(workflow, target, "-n", "--configfile", "small.yaml")
+    assert "Nothing to be done" in again.stdout + again.stderr
