@@ -102,3 +102,13 @@ def test_unreachable_tracking_warns_once_and_training_goes_on(tmp_path, monkeypa
     assert metrics["run_id"] is None and metrics["top1"] is not None
     warnings = [r for r in caplog.records if "tracking is off" in r.getMessage()]
     assert len(warnings) == 1 and "127.0.0.1:9" in warnings[0].getMessage()
+
+
+def test_ema_weights_are_evaluated_and_saved(tmp_path):
+    cfg = job(tmp_path / "run", epochs=2, ema=True, ema_decay=0.5)
+    metrics = train(cfg, datasets=(Synthetic(64), Synthetic(16, seed=1)))
+    final = load_checkpoint(tmp_path / "run" / "model.pth")
+    ema, raw = final["model_ema"], final["model"]
+    assert ema is not None and ema.keys() == raw.keys()
+    assert any(not torch.equal(ema[k], raw[k]) for k in raw)       # the average lags the weights
+    assert metrics["top1"] is not None

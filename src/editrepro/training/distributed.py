@@ -7,8 +7,6 @@ master is the first host of the allocation. A single process needs neither.
 import os
 import subprocess
 from dataclasses import dataclass
-from typing import Optional
-
 import torch
 import torch.distributed as dist
 
@@ -86,15 +84,3 @@ def barrier() -> None:
 def cleanup() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
-
-
-def broadcast_object(obj, src: int = 0):
-    if dist.is_available() and dist.is_initialized():
-        box = [obj]
-        dist.broadcast_object_list(box, src=src)
-        return box[0]
-    return obj
-
-
-def maybe_int(value: Optional[str]) -> Optional[int]:
-    return int(value) if value not in (None, "") else None

@@ -90,8 +90,12 @@ class ResumableSampler(Sampler):
         return epoch_indices(self.num_samples, self.epoch, self.seed, self.rank, self.world_size,
                              self.shuffle, self.repeats)
 
+    def epoch_length(self) -> int:
+        """Samples this rank sees in the whole epoch (``start`` not subtracted)."""
+        return len(self._order())
+
     def __len__(self) -> int:
-        return max(0, len(self._order()) - self.start)
+        return max(0, self.epoch_length() - self.start)
 
     def __iter__(self) -> Iterator[Tuple[int, int]]:
         order = self._order()

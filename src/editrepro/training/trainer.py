@@ -217,9 +217,8 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
         for epoch in range(pos.epoch, r.epochs):
             scheduler.step(epoch)
             start_step = pos.step if epoch == pos.epoch else 0
-            epoch_samples = len(sampler._order())
-            steps = epoch_samples // per_device // accum
             sampler.set_epoch(epoch, start=start_step * per_device * accum)
+            steps = sampler.epoch_length() // per_device // accum
             loader = DataLoader(SeededDataset(train_set),
                                 batch_sampler=BatchSampler(sampler, per_device, drop_last=True), **loader_kw)
             t0 = time.perf_counter()
