@@ -177,3 +177,48 @@ def training_plan():
             add("in21k_pretrain", "pretrain_in21k", model, 224)
             add(run, "finetune_in21k", model, res)
     return list(jobs.values())
+
+
+# -- helpers of the data, evaluate and aggregate rules ------------------------------------
+
+
+def in21k_source():
+    """The demo tree (after generation) or the listing/tree the config points at."""
+    if config["data"]["generate_demo"]:
+        return [str(DEMO_MARKER)]
+    listing = config["data"]["imagenet21k_listing"]
+    return [listing] if listing else []
+
+
+def in21k_source_args():
+    root = Path(config["data"]["imagenet21k"])
+    root = root if root.is_absolute() else DATA_ROOT / root
+    listing = config["data"]["imagenet21k_listing"]
+    return f"--root {shlex.quote(str(root))}" + (f" --listing {shlex.quote(listing)}" if listing else "")
+
+
+def eval_tags(wildcards):
+    stage, res = wildcards.run.rsplit("_", 1)
+    half = {"in1k": "a", "in21k": "b"}[stage]
+    return tags(table="table3", half=half, row=wildcards.model, resolution=res, stage=wildcards.run, config=NAME)
+
+
+def config_json():
+    return shlex.quote(json.dumps({"name": NAME, "comparable_to_paper": config["comparable_to_paper"],
+                                   "description": config["description"]}))
+
+
+def table3_benchmarks():
+    """Benchmark files of every job Table 3 depends on: data, training, evaluation."""
+    runs = table3_runs()
+    files = [f"{LOGS}/benchmarks/eval/{run}/{model}.tsv" for run, model, _ in runs]
+    files += [f"{LOGS}/benchmarks/runs/{run}/{model}.tsv" for run, model, _ in runs]
+    pretrained = sorted({model for run, model, _ in runs if run.startswith("in1k_384")})
+    files += [f"{LOGS}/benchmarks/runs/in1k_224/{model}.tsv" for model in pretrained]
+    in21k = sorted({model for run, model, _ in runs if run.startswith("in21k_")})
+    files += [f"{LOGS}/benchmarks/runs/in21k_pretrain/{model}.tsv" for model in in21k]
+    if in21k:
+        files.append(f"{LOGS}/benchmarks/data/clean_in21k.tsv")
+    if config["data"]["generate_demo"] and runs:
+        files.append(f"{LOGS}/benchmarks/data/demo_data.tsv")
+    return sorted(set(files))

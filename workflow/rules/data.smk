@@ -4,27 +4,14 @@
 rule demo_data:
     output:
         DEMO_MARKER,
+    params:
+        out=DATA_ROOT,
     log:
         f"{LOGS}/demo_data.log",
     benchmark:
         f"{LOGS}/benchmarks/data/demo_data.tsv"
     shell:
-        "editrepro demo-data --out {DATA_ROOT} > {log} 2>&1"
-
-
-def in21k_source():
-    """The demo tree (after generation) or the listing/tree the config points at."""
-    if config["data"]["generate_demo"]:
-        return [str(DEMO_MARKER)]
-    listing = config["data"]["imagenet21k_listing"]
-    return [listing] if listing else []
-
-
-def in21k_source_args():
-    root = Path(config["data"]["imagenet21k"])
-    root = root if root.is_absolute() else DATA_ROOT / root
-    listing = config["data"]["imagenet21k_listing"]
-    return f"--root {shlex.quote(str(root))}" + (f" --listing {shlex.quote(listing)}" if listing else "")
+        "editrepro demo-data --out {params.out} > {log} 2>&1"
 
 
 rule clean_in21k:
@@ -36,6 +23,7 @@ rule clean_in21k:
         stats=f"{IN21K}/stats.json",
     params:
         source=in21k_source_args(),
+        out=lambda wildcards, output: Path(output.train).parent,
         rules=lambda wildcards: (
             "--min-images {min_images} --drop-rule {drop_rule} --val-per-class {val_per_class} "
             "--val-selection {val_selection} --seed {seed}".format(**config["in21k_cleaning"])
@@ -45,4 +33,4 @@ rule clean_in21k:
     benchmark:
         f"{LOGS}/benchmarks/data/clean_in21k.tsv"
     shell:
-        "editrepro clean-in21k {params.source} --out {IN21K} {params.rules} --no-progress > {log} 2>&1"
+        "editrepro clean-in21k {params.source} --out {params.out} {params.rules} --no-progress > {log} 2>&1"

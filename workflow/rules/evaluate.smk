@@ -2,12 +2,6 @@
 # crop ratio 1.0. The JSON carries the cell it fills (table, half, row, resolution).
 
 
-def eval_tags(wildcards):
-    stage, res = wildcards.run.rsplit("_", 1)
-    half = {"in1k": "a", "in21k": "b"}[stage]
-    return tags(table="table3", half=half, row=wildcards.model, resolution=res, stage=wildcards.run, config=NAME)
-
-
 rule evaluate:
     input:
         weights=f"{RUNS}/{{run}}/{{model}}/model.pth",

@@ -49,7 +49,7 @@ rule pretrain_in21k:
         model_args=model_args,
         img_size=pixels(224),
         dataset="imagenet21k",
-        data_root=dataset_root("imagenet21k"),
+        data_root=lambda wildcards, input: Path(input.data[0]).parent,
         init="",
         outdir=lambda wildcards, output: Path(output.weights).parent,
         compute=compute_args(),
