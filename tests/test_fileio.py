@@ -20,3 +20,14 @@ def test_a_failure_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
             raise RuntimeError("killed")
     assert target.read_text() == "good"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "report.md", "x")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "report.md").stat().st_mode & 0o777 == 0o644
