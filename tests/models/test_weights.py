@@ -59,3 +59,11 @@ def test_ddp_and_compile_prefixes_are_stripped(checkpoint_224):
     model = timm.create_model("edit_tiny_patch16_224", num_classes=10)
     load_pretrained(model, {"model": wrapped})
     torch.testing.assert_close(model.pos_embed, src.pos_embed)
+
+
+def test_a_backbone_without_classifier_takes_everything_but_the_head(checkpoint_224):
+    src, path = checkpoint_224
+    backbone = timm.create_model("edit_tiny_patch16_224", num_classes=0, img_size=64)
+    load_pretrained(backbone, path)
+    torch.testing.assert_close(backbone.decoder.kv.weight, src.decoder.kv.weight)
+    assert backbone.pos_embed.shape == (1, 16, 192)

@@ -18,7 +18,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from timm.layers import Attention
 
-__all__ = ["Complexity", "count_complexity", "count_params"]
+__all__ = ["Complexity", "count_complexity", "count_params", "measure"]
 
 aten = torch.ops.aten
 
@@ -57,14 +57,9 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def count_complexity(model_name: str, img_size: Optional[int] = None, **kwargs) -> Complexity:
-    """Build ``model_name`` on the meta device and count its parameters and GMACs for one image."""
-    if img_size is not None:
-        kwargs["img_size"] = img_size
-    with torch.device("meta"):
-        model = timm.create_model(model_name, **kwargs).eval()
-    size: Tuple[int, int] = tuple(model.patch_embed.img_size)
-    x = torch.empty(1, model.in_chans, *size, device="meta")
+def measure(model: nn.Module, img_size: Tuple[int, int], name: str = "") -> Complexity:
+    """Parameters and GMACs (both conventions) of a built model for one image of ``img_size``."""
+    x = torch.empty(1, 3, *img_size, device=next(model.parameters()).device)
     counter = FlopCounterMode(display=False, custom_mapping={aten.native_layer_norm: _layer_norm_flops})
     with counter:
         model(x)
@@ -76,10 +71,14 @@ def count_complexity(model_name: str, img_size: Optional[int] = None, **kwargs) 
             ops = counts.get(f"{prefix}.{fqn}", {})
             attention += sum(v for op, v in ops.items() if _is_attention_matmul(op))
     total = counter.get_total_flops()
-    return Complexity(
-        model=model_name,
-        img_size=size[0],
-        params=count_params(model),
-        gmacs=total / 2e9,
-        gmacs_no_attn=(total - attention) / 2e9,
-    )
+    return Complexity(model=name or type(model).__name__, img_size=img_size[0], params=count_params(model),
+                      gmacs=total / 2e9, gmacs_no_attn=(total - attention) / 2e9)
+
+
+def count_complexity(model_name: str, img_size: Optional[int] = None, **kwargs) -> Complexity:
+    """Build ``model_name`` on the meta device and count its parameters and GMACs for one image."""
+    if img_size is not None:
+        kwargs["img_size"] = img_size
+    with torch.device("meta"):
+        model = timm.create_model(model_name, **kwargs).eval()
+    return measure(model, tuple(model.patch_embed.img_size), model_name)

@@ -4,7 +4,8 @@ A checkpoint trained at 224 px loads into a 384 px model by resampling the patch
 embeddings bicubically without antialiasing, as the DeiT III reference does when it
 fine-tunes at 384 (``F.interpolate(..., mode='bicubic', align_corners=False)``). A
 classifier head whose shape differs from the model's (21k -> 1k, 1k -> CIFAR) is dropped
-so the model keeps its freshly initialised head.
+so the model keeps its freshly initialised head; a backbone built without a classifier
+(``num_classes=0``, as Segmenter builds it) drops it altogether.
 """
 from __future__ import annotations
 
@@ -57,8 +58,9 @@ def checkpoint_filter_fn(state_dict: Mapping[str, Any], model: nn.Module) -> Sta
                 interpolation="bicubic",
                 antialias=False,
             )
-        elif k.startswith("head.") and k in target and v.shape != target[k].shape:
-            _logger.info("Dropping %s %s: the model's head is %s", k, tuple(v.shape), tuple(target[k].shape))
+        elif k.startswith("head.") and (k not in target or v.shape != target[k].shape):
+            _logger.info("Dropping %s %s: the model's head is %s", k, tuple(v.shape),
+                         tuple(target[k].shape) if k in target else "absent (a backbone)")
             continue
         out[k] = v
     return out
