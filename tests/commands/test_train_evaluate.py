@@ -58,3 +58,36 @@ def test_a_wrong_data_root_names_the_path_and_the_layout(tmp_path, capsys):
     assert main(TRAIN + ["--data-root", str(tmp_path / "nowhere"), "--output", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert str(tmp_path / "nowhere") in err and "Expected layout:" in err and "train/n01440764/" in err
+
+
+def test_segmentation_job_beats_a_constant_prediction(demo, tmp_path):
+    """Segmenter on the demo ADE20K: train from an ImageNet checkpoint, then single- and multi-scale mIoU."""
+    import torch
+
+    from editrepro.data import build_dataset
+    from editrepro.segmentation import ConfusionMatrix
+
+    pre = tmp_path / "pre"
+    assert main(TRAIN + ["--data-root", str(demo["imagenet1k"]), "--output", str(pre), "--model-arg", "depth=2",
+                         "--set", "epochs=1"]) == 0
+    seg = tmp_path / "seg"
+    assert main(["train", "--recipe", "config/recipes/segmenter_ade20k.yaml", "--set", "epochs=5", "--set",
+                 "batch_size=4", "--set", "lr=0.01", "--model", "deit3_ref_tiny_patch16_224", "--img-size", "64",
+                 "--model-arg", "depth=2", "--dataset", "ade20k", "--data-root", str(demo["ade20k"]),
+                 "--init-checkpoint", str(pre / "model.pth"), "--workers", "0", "--output", str(seg)]) == 0
+    assert main(["evaluate", "--weights", str(seg / "model.pth"), "--workers", "0", "--out", str(tmp_path / "e.json"),
+                 "--tag", "row=DeiT3-T"]) == 0
+    result = json.loads((tmp_path / "e.json").read_text())
+    assert result["task"] == "segmentation" and result["n"] == 20 and result["tags"] == {"row": "DeiT3-T"}
+    # the best constant prediction: every pixel the most frequent class of the validation masks
+    val = build_dataset("ade20k", demo["ade20k"], "val")
+    masks = [torch.as_tensor(__import__("numpy").array(m)).long() for _, m in (val[i] for i in range(len(val)))]
+    counts = torch.bincount(torch.cat([m.flatten() for m in masks]), minlength=256)[:150]
+    cm = ConfusionMatrix(150)
+    for m in masks:
+        cm.update(torch.full_like(m, int(counts.argmax())), m)
+    constant = cm.compute()["miou"]
+    assert result["miou_ss"] > 2 * constant and result["miou_ms"] > 2 * constant
+    # parameters at the paper's size (12 blocks, 512 crops, 150 classes), not the demo's 2 blocks at 64 px
+    from editrepro.segmentation import segmenter_params
+    assert result["params_paper_arch"] == segmenter_params("deit3_ref_tiny_patch16_224") > 2 * result["params"]

@@ -72,8 +72,8 @@ def build_config(args: argparse.Namespace):
     if args.recipe:
         recipe = load_recipe(args.recipe, recipe_overrides)
     elif "recipe" in base:
-        from ..training.config import Recipe
-        recipe = Recipe.from_dict({**base["recipe"], **recipe_overrides}, source=args.config)
+        from ..training.config import recipe_from_dict
+        recipe = recipe_from_dict({**base["recipe"], **recipe_overrides}, source=args.config)
     else:
         raise ConfigError("give --recipe (a preset in config/recipes/) or --config")
     data = dict(base.get("data", {}))
@@ -116,5 +116,5 @@ def run(args: argparse.Namespace) -> int:
     except NonFiniteLossError as e:
         print(f"editrepro train: error: {e}", file=sys.stderr)
         return EXIT_NONFINITE
-    print(json.dumps({k: metrics[k] for k in ("model", "dataset", "img_size", "top1", "top5", "run_id")}))
+    print(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}))
     return 0

@@ -13,11 +13,14 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ..schema import ConfigError, load_schema, load_yaml, parse_yaml_value, validate
 
-__all__ = ["Recipe", "DataConfig", "TrainConfig", "load_recipe", "parse_overrides", "ConfigError"]
+__all__ = ["Recipe", "SegRecipe", "DataConfig", "TrainConfig", "load_recipe", "recipe_from_dict", "parse_overrides",
+           "ConfigError"]
 
 
 @dataclass(frozen=True)
 class Recipe:
+    """A classification recipe (``config/schemas/recipe.schema.yaml``): one column of the paper's Table 2."""
+    task: str
     name: str
     epochs: int
     batch_size: int
@@ -80,6 +83,56 @@ class Recipe:
         return d
 
 
+@dataclass(frozen=True)
+class SegRecipe:
+    """A segmentation recipe (``config/schemas/segmentation_recipe.schema.yaml``): Segmenter's ADE20K one."""
+    task: str
+    name: str
+    epochs: int
+    batch_size: int
+    optimizer: str
+    momentum: float
+    lr: float
+    min_lr: float
+    poly_power: float
+    weight_decay: float
+    grad_clip: Optional[float]
+    drop_path: float
+    layer_scale: float
+    base_size: Optional[Tuple[int, int]]
+    ratio_range: Tuple[float, float]
+    cat_max_ratio: float
+    hflip: bool
+    photometric: bool
+    decoder_layers: int
+    decoder_dropout: float
+    eval_stride: Optional[int]
+    eval_scales: Tuple[float, ...]
+    eval_flip: bool
+
+    @classmethod
+    def from_dict(cls, values: Dict[str, Any], source: Optional[str] = None) -> "SegRecipe":
+        values = validate(dict(values), load_schema("segmentation_recipe"), source)
+        for key in ("base_size", "ratio_range", "eval_scales"):
+            if values[key] is not None:
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+    def drop_path_for(self, model_name: str) -> float:
+        return float(self.drop_path)
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+def recipe_from_dict(values: Mapping[str, Any], source: Optional[str] = None) -> Union[Recipe, SegRecipe]:
+    """A recipe of the kind its ``task`` key names (classification when absent)."""
+    task = values.get("task", "classification")
+    if task == "segmentation":
+        return SegRecipe.from_dict(dict(values), source)
+    return Recipe.from_dict(dict(values), source)
+
+
 def parse_overrides(items: Sequence[str]) -> Dict[str, Any]:
     """``["lr=1e-3", "drop_path={small: 0.1}"]`` -> dict; values are parsed as YAML."""
     out = {}
@@ -91,7 +144,7 @@ def parse_overrides(items: Sequence[str]) -> Dict[str, Any]:
     return out
 
 
-def load_recipe(path: Union[str, Path], overrides: Optional[Mapping[str, Any]] = None) -> Recipe:
+def load_recipe(path: Union[str, Path], overrides: Optional[Mapping[str, Any]] = None) -> Union[Recipe, SegRecipe]:
     """Read a preset, apply overrides, validate; errors name the file and key."""
     path = Path(path)
     if not path.is_file():
@@ -100,7 +153,7 @@ def load_recipe(path: Union[str, Path], overrides: Optional[Mapping[str, Any]] =
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: a recipe is a mapping of keys to values")
     values.update(overrides or {})
-    return Recipe.from_dict(values, source=str(path))
+    return recipe_from_dict(values, source=str(path))
 
 
 @dataclass(frozen=True)
@@ -119,7 +172,7 @@ class TrainConfig:
     """Everything one training job needs; ``output_dir`` receives checkpoints, logs and metrics."""
     model: str
     data: DataConfig
-    recipe: Recipe
+    recipe: Union[Recipe, SegRecipe]
     output_dir: str
     img_size: int = 224
     init_checkpoint: Optional[str] = None
@@ -172,8 +225,12 @@ class TrainConfig:
         if unknown:
             raise ConfigError(f"unknown job keys {unknown}; allowed: {sorted(known)}")
         d["data"] = DataConfig(**d["data"])
-        d["recipe"] = Recipe.from_dict(d["recipe"])
+        d["recipe"] = recipe_from_dict(d["recipe"])
         return cls(**d)
+
+    @property
+    def task(self) -> str:
+        return self.recipe.task
 
     def config_hash(self) -> str:
         """Hash of what determines the result (not where it is written or how it is tracked)."""

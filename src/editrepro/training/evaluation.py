@@ -1,5 +1,6 @@
 """Evaluate a finished job's weights on any dataset and resolution (the ``evaluate`` command)."""
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
@@ -9,12 +10,36 @@ from torch.utils.data import DataLoader
 from ..fileio import atomic_write_text
 from ..models import load_pretrained
 from ..tracking import Tracker
+from .config import SegRecipe, TrainConfig
 from .checkpoint import load_checkpoint
 from .distributed import init_distributed
 from .engine import evaluate
+from .tasks import task_for
 from .trainer import _amp_dtype
 
-__all__ = ["evaluate_weights"]
+__all__ = ["evaluate_weights", "load_trained_model"]
+
+
+def load_trained_model(weights: Union[str, Path], img_size: Optional[int] = None, ema: bool = False):
+    """Rebuild a training job's model from its ``model.pth`` / ``checkpoint.pth``: ``(model, config)``.
+
+    ``img_size`` other than the training resolution resamples a classifier's position
+    embeddings; a segmenter is rebuilt at its crop size.
+    """
+    state = load_checkpoint(weights)
+    if "config" not in state:
+        raise ValueError(f"{weights} has no 'config': is it a model.pth or checkpoint.pth of editrepro train?")
+    cfg = TrainConfig.from_dict(state["config"])
+    weights_key = "model_ema" if ema and state.get("model_ema") else "model"
+    num_classes = state.get("num_classes") or state[weights_key]["head.weight"].shape[0]
+    if cfg.task == "segmentation":
+        model = task_for(replace(cfg, init_checkpoint=None)).model(num_classes)
+        model.load_state_dict(state[weights_key])
+    else:
+        model = timm.create_model(cfg.model, num_classes=num_classes, img_size=img_size or cfg.img_size,
+                                  **dict(cfg.model_kwargs))
+        load_pretrained(model, {"model": state[weights_key]})
+    return model.eval(), state["config"]
 
 
 def evaluate_weights(weights: Union[str, Path], dataset: Optional[str] = None, data_root: Optional[str] = None,
@@ -28,38 +53,55 @@ def evaluate_weights(weights: Union[str, Path], dataset: Optional[str] = None, d
     """
     from ..data import build_dataset, build_eval_transform
 
-    state = load_checkpoint(weights)
-    if "config" not in state:
-        raise ValueError(f"{weights} has no 'config': is it a model.pth or checkpoint.pth of editrepro train?")
-    cfg = state["config"]
+    model, cfg = load_trained_model(weights, img_size)
     img_size = img_size or cfg["img_size"]
-    crop_ratio = crop_ratio if crop_ratio is not None else cfg["recipe"]["eval_crop_ratio"]
     dataset = dataset or cfg["data"]["name"]
     data_root = data_root or cfg["data"]["root"]
+    options = (cfg["data"].get("options") or {}) if dataset == cfg["data"]["name"] else {}
     dist_info = init_distributed("auto")
-    data = build_dataset(dataset, data_root, split, transform=build_eval_transform(img_size, crop_ratio=crop_ratio),
-                         **(cfg["data"].get("options") or {} if dataset == cfg["data"]["name"] else {}))
-    num_classes = state.get("num_classes") or state["model"]["head.weight"].shape[0]
-    model = timm.create_model(cfg["model"], num_classes=num_classes, img_size=img_size, **cfg.get("model_kwargs", {}))
-    load_pretrained(model, {"model": state["model"]})
     model.to(dist_info.device)
-    loader = DataLoader(data, batch_size=batch_size, num_workers=workers, shuffle=False)
-    metrics = evaluate(model, loader, dist_info.device, _amp_dtype(cfg.get("amp", "auto"), dist_info.device),
-                       show_progress=True)
+    amp = _amp_dtype(cfg.get("amp", "auto"), dist_info.device)
+    if cfg["recipe"]["task"] == "segmentation":
+        metrics = _evaluate_segmenter(model, cfg, dataset, data_root, split, options, dist_info, amp, workers)
+    else:
+        crop_ratio = crop_ratio if crop_ratio is not None else cfg["recipe"]["eval_crop_ratio"]
+        data = build_dataset(dataset, data_root, split, transform=build_eval_transform(img_size, crop_ratio=crop_ratio),
+                             **options)
+        loader = DataLoader(data, batch_size=batch_size, num_workers=workers, shuffle=False)
+        metrics = evaluate(model, loader, dist_info.device, amp, show_progress=True)
+        metrics["crop_ratio"] = crop_ratio
     train_metrics_path = Path(weights).with_name("metrics.json")
     train_metrics = json.loads(train_metrics_path.read_text()) if train_metrics_path.is_file() else {}
-    result = {"model": cfg["model"], "dataset": dataset, "split": split, "img_size": img_size,
-              "crop_ratio": crop_ratio, "weights": str(weights), **metrics,
+    result = {"model": cfg["model"], "task": cfg["recipe"]["task"], "dataset": dataset, "split": split,
+              "img_size": img_size, "weights": str(weights), **metrics,
               "run_id": train_metrics.get("run_id"), "git_commit": train_metrics.get("git_commit"),
               "config_hash": train_metrics.get("config_hash"), "params": train_metrics.get("params"),
               "train_metrics": str(train_metrics_path) if train_metrics else None, "tags": dict(tags or {})}
     if result["run_id"]:
         tracker = Tracker(train_metrics.get("experiment", cfg.get("experiment", "default")))
         tracker.start(run_id=result["run_id"])
-        tracker.log_metrics({f"eval/{dataset}_{split}_{img_size}/{k}": v for k, v in metrics.items() if k != "n"},
+        tracker.log_metrics({f"eval/{dataset}_{split}_{img_size}/{k}": v for k, v in metrics.items()
+                             if isinstance(v, (int, float)) and k not in ("n", "crop_ratio")},
                             step=0, flush=True)
         tracker.set_tags({f"eval.{k}": v for k, v in (tags or {}).items()})
         tracker.end()
     if out:
         atomic_write_text(out, json.dumps(result, indent=2) + "\n")
     return result
+
+
+def _evaluate_segmenter(model, cfg: Dict[str, Any], dataset: str, data_root: str, split: str, options, dist_info,
+                        amp, workers: int) -> Dict[str, Any]:
+    """Single- and multi-scale mIoU of a segmenter, and its parameters at the paper's size."""
+    from ..data import build_dataset, build_seg_eval_transform
+    from ..segmentation import segmenter_params
+    from .tasks import evaluate_segmentation
+
+    recipe = SegRecipe.from_dict(cfg["recipe"])
+    data = build_dataset(dataset, data_root, split, transform=build_seg_eval_transform(cfg["img_size"]), **options)
+    ss = evaluate_segmentation(model, data, cfg["img_size"], recipe, dist_info, amp, show_progress=True, workers=workers)
+    ms = evaluate_segmentation(model, data, cfg["img_size"], recipe, dist_info, amp, multi_scale=True,
+                               show_progress=True, workers=workers)
+    return {"miou_ss": ss["miou"], "miou_ms": ms["miou"], "pixel_acc_ss": ss["pixel_acc"],
+            "pixel_acc_ms": ms["pixel_acc"], "classes_present": ss["classes_present"], "n": ss["n"],
+            "params": sum(p.numel() for p in model.parameters()), "params_paper_arch": segmenter_params(cfg["model"])}

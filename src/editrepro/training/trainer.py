@@ -17,25 +17,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
-import timm
 from timm.utils import ModelEmaV3
 import torch
 import yaml
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import BatchSampler, DataLoader, Dataset, Subset
+from torch.utils.data import BatchSampler, DataLoader, Dataset
 
 from ..fileio import atomic_write_text
-from ..models import load_pretrained
 from ..models.complexity import count_params
 from ..provenance import git_commit
 from ..tracking import Tracker
 from .checkpoint import CHECKPOINT, FINAL_WEIGHTS, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
 from .distributed import DistInfo, barrier, init_distributed
-from .engine import NonFiniteLossError, StepContext, evaluate, train_one_epoch
-from .optim import build_criterion, build_mixup, build_optimizer, build_scheduler, clip_after_backward
-from .sampling import ResumableSampler, SeededDataset, sampler_for_eval, seed_all
+from .engine import NonFiniteLossError, StepContext, train_one_epoch
+from .sampling import ResumableSampler, SeededDataset, seed_all
+from .tasks import task_for
 
 __all__ = ["train", "Preempted", "EXIT_PREEMPTED", "EXIT_NONFINITE"]
 
@@ -81,20 +79,6 @@ def _amp_dtype(setting: str, device: torch.device) -> Optional[torch.dtype]:
     return {"bf16": torch.bfloat16, "fp16": torch.float16, "off": None}[setting]
 
 
-def build_datasets(cfg: TrainConfig) -> Tuple[Dataset, Dataset]:
-    """Train and validation sets of ``cfg.data`` with the recipe's transforms."""
-    from ..data import build_dataset, build_eval_transform, build_train_transform
-
-    r = cfg.recipe
-    train_tf = build_train_transform(cfg.img_size, crop=r.crop, hflip=r.hflip, three_augment=r.three_augment,
-                                     color_jitter=r.color_jitter, rand_augment=r.rand_augment)
-    eval_tf = build_eval_transform(cfg.img_size, crop_ratio=r.eval_crop_ratio)
-    opts = dict(cfg.data.options)
-    train_set = build_dataset(cfg.data.name, cfg.data.root, cfg.data.train_split, transform=train_tf, **opts)
-    val_set = build_dataset(cfg.data.name, cfg.data.root, cfg.data.val_split, transform=eval_tf, **opts)
-    return train_set, val_set
-
-
 def _peak_memory_gb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**30
@@ -121,25 +105,19 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
     amp_dtype = _amp_dtype(cfg.amp, dist_info.device)
     seed_all(cfg.seed)
 
-    train_set, val_set = datasets if datasets is not None else build_datasets(cfg)
+    task = task_for(cfg)
+    train_set, val_set = datasets if datasets is not None else task.datasets()
     num_classes = int(getattr(train_set, "num_classes", 0) or getattr(getattr(train_set, "dataset", None), "num_classes", 0))
     if num_classes < 1:
         raise ValueError(f"the training set of {cfg.data.name!r} does not say how many classes it has (num_classes)")
 
-    model = timm.create_model(
-        cfg.model, num_classes=num_classes, img_size=cfg.img_size,
-        drop_path_rate=cfg.recipe.drop_path_for(cfg.model), init_values=cfg.recipe.layer_scale,
-        **dict(cfg.model_kwargs),
-    )
-    if cfg.init_checkpoint:
-        load_pretrained(model, cfg.init_checkpoint)
+    model = task.model(num_classes)
     model.to(dist_info.device)
-    optimizer = build_optimizer(model, cfg.recipe)
-    scheduler = build_scheduler(optimizer, cfg.recipe)
-    criterion = build_criterion(cfg.recipe)
-    mixup = build_mixup(cfg.recipe, num_classes)
+    optimizer = task.optimizer(model)
+    criterion = task.criterion()
+    mixup = task.mixup(num_classes)
     scaler = torch.amp.GradScaler(dist_info.device.type) if amp_dtype == torch.float16 else None
-    ema = ModelEmaV3(model, decay=cfg.recipe.ema_decay) if cfg.recipe.ema else None
+    ema = ModelEmaV3(model, decay=cfg.recipe.ema_decay) if getattr(cfg.recipe, "ema", False) else None
 
     # resume from this job's own checkpoint
     pos, history, run_id = _Position(), [], None
@@ -167,18 +145,21 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
         net = DistributedDataParallel(net, device_ids=[dist_info.local_rank] if dist_info.device.type == "cuda" else None)
 
     r = cfg.recipe
-    repeats = r.repeated_aug_repeats if (r.repeated_aug and dist_info.distributed) else 1
+    repeats = r.repeated_aug_repeats if (getattr(r, "repeated_aug", False) and dist_info.distributed) else 1
     sampler = ResumableSampler(len(train_set), seed=cfg.seed, rank=dist_info.rank, world_size=dist_info.world_size,
                                repeats=repeats)
-    val_subset = Subset(val_set, sampler_for_eval(len(val_set), dist_info.rank, dist_info.world_size))
+    steps = sampler.epoch_length() // per_device // accum
+    if steps < 1:
+        raise ValueError(f"{len(train_set)} training images make no full step of {per_device} x {accum} on "
+                         f"{dist_info.world_size} device(s): lower batch_size")
+    scheduler, per_iteration = task.scheduler(optimizer, steps)
     workers = cfg.data.num_workers
     loader_kw = dict(num_workers=workers, pin_memory=dist_info.device.type == "cuda",
                      persistent_workers=False, prefetch_factor=4 if workers > 0 else None)
-    val_loader = DataLoader(val_subset, batch_size=per_device, shuffle=False, drop_last=False, **loader_kw)
 
     tracker = Tracker(cfg.experiment, enabled=dist_info.is_main)
-    tags = {"model": cfg.model, "dataset": cfg.data.name, "resolution": str(cfg.img_size),
-            "recipe": r.name, **dict(cfg.tags)}
+    tags = {"model": cfg.model, "task": cfg.task, **model_family(cfg.model), "dataset": cfg.data.name,
+            "img_size": str(cfg.img_size), "recipe": r.name, **dict(cfg.tags)}
     run_id = tracker.start(run_name=cfg.run_name or out.name, tags=tags, run_id=run_id)
     commit = git_commit()
     params = {
@@ -195,7 +176,7 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
         atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.as_dict(), sort_keys=False))
 
     ctx = StepContext(optimizer=optimizer, criterion=criterion, device=dist_info.device, accum_steps=accum,
-                      mixup=mixup, amp_dtype=amp_dtype, scaler=scaler, clip_grad=clip_after_backward(r), ema=ema,
+                      mixup=mixup, amp_dtype=amp_dtype, scaler=scaler, clip_grad=task.clip(), ema=ema,
                       seed=cfg.seed, rank=dist_info.rank, world_size=dist_info.world_size,
                       show_progress=dist_info.is_main)
     stop = _StopFlag()
@@ -215,10 +196,13 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
     val_metrics: Dict[str, float] = history[-1]["val"] if history else {}
     try:
         for epoch in range(pos.epoch, r.epochs):
-            scheduler.step(epoch)
             start_step = pos.step if epoch == pos.epoch else 0
+            if per_iteration:  # the schedule's position is the global step: the same after a resume
+                scheduler.step_update(epoch * steps + start_step)
+                ctx.on_update = lambda step, epoch=epoch: scheduler.step_update(epoch * steps + step + 1)
+            else:
+                scheduler.step(epoch)
             sampler.set_epoch(epoch, start=start_step * per_device * accum)
-            steps = sampler.epoch_length() // per_device // accum
             loader = DataLoader(SeededDataset(train_set),
                                 batch_sampler=BatchSampler(sampler, per_device, drop_last=True), **loader_kw)
             t0 = time.perf_counter()
@@ -240,8 +224,8 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
                 raise Preempted(f"stopped by {signal.Signals(stop.signal).name} at epoch {epoch}, step "
                                 f"{result['next_step']} of {steps}; {ckpt_path} written, run again to resume")
             if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == r.epochs:
-                val_metrics = evaluate(ema.module if ema is not None else net, val_loader, dist_info.device, amp_dtype,
-                                       show_progress=dist_info.is_main)
+                val_metrics = task.evaluate(ema.module if ema is not None else net, val_set, dist_info, amp_dtype,
+                                            per_device, workers, show_progress=dist_info.is_main)
             entry = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"], "train_loss": result["loss"],
                      "images_per_sec": result["images_per_sec"], "epoch_time_s": time.perf_counter() - t0,
                      "peak_mem_gb": _peak_memory_gb(dist_info.device), "val": dict(val_metrics)}
@@ -252,17 +236,16 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
             if dist_info.is_main:
                 with open(out / "log.jsonl", "a", encoding="utf-8") as f:
                     f.write(json.dumps(entry) + "\n")
-                _logger.info("epoch %d: loss %.4f, val top1 %.2f, %.0f img/s", epoch, result["loss"],
-                             val_metrics.get("top1", float("nan")), result["images_per_sec"])
+                _logger.info("epoch %d: loss %.4f, val %s %.2f, %.0f img/s", epoch, result["loss"], task.headline,
+                             val_metrics.get(task.headline, float("nan")), result["images_per_sec"])
             checkpoint(epoch + 1, 0)
     finally:
         stop.restore()
 
     metrics = {
-        "model": cfg.model, "dataset": cfg.data.name, "img_size": cfg.img_size, "recipe": r.name,
-        "epochs": r.epochs, "top1": val_metrics.get("top1"), "top5": val_metrics.get("top5"),
-        "val_loss": val_metrics.get("loss"), "val_images": val_metrics.get("n"),
-        "best_top1": max((h["val"].get("top1", float("-inf")) for h in history), default=None),
+        "model": cfg.model, "task": cfg.task, "dataset": cfg.data.name, "img_size": cfg.img_size, "recipe": r.name,
+        "epochs": r.epochs, **task.summary(val_metrics),
+        f"best_{task.headline}": max((h["val"].get(task.headline, float("-inf")) for h in history), default=None),
         "train_loss": history[-1]["train_loss"] if history else None,
         "images_per_sec": sum(h["images_per_sec"] for h in history) / max(len(history), 1),
         "peak_mem_gb": max((h["peak_mem_gb"] for h in history), default=0.0),
@@ -280,6 +263,14 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
     tracker.end()
     barrier()
     return metrics
+
+
+def model_family(arch: str) -> Dict[str, str]:
+    """``family`` (EDIT, DeiT3, ...) and ``size`` (tiny, small, base) tags, so MLflow's compare view can line
+    EDIT up against DeiT III of the same size."""
+    family = {"edit": "EDIT", "deit3": "DeiT3", "deit": "DeiT", "vit": "ViT"}.get(arch.split("_")[0], arch.split("_")[0])
+    size = next((s for s in ("tiny", "small", "base", "large") if f"_{s}_" in arch), "")
+    return {"family": family, "size": size}
 
 
 def _devices(d: DistInfo) -> str:
