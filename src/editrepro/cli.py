@@ -21,6 +21,7 @@ COMMANDS = {
     "clean-in21k": "clean_in21k",
     "aggregate": "aggregate",
     "report": "report",
+    "figures": "figures",
     "tracking-init": "tracking_init",
     "cost": "cost",
 }

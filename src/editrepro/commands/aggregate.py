@@ -5,14 +5,17 @@ HELP = "gather a table's evaluations and job benchmarks into results parquet"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--table", required=True, choices=["table3"])
+    p.add_argument("--table", required=True, choices=["table3", "table4", "table5", "all"],
+                   help="one table's cells from its evaluations, or 'all': the tables' cells combined")
+    p.add_argument("--parts", nargs="*", default=[], help="with --table all: the tables' cells parquets")
+    p.add_argument("--table1", help="with --table all: results/table1.parquet")
     p.add_argument("--config", required=True, help="the workflow config as JSON (name, comparable_to_paper)")
     p.add_argument("--evals", nargs="*", default=[], help="evaluation JSONs (editrepro evaluate --tag ...)")
     p.add_argument("--benchmarks", nargs="*", default=[], help="Snakemake benchmark files of the table's jobs")
     p.add_argument("--runs-root", help="folder of the training runs (for device counts)")
     p.add_argument("--paper-tables", default=None)
     p.add_argument("--out", required=True, help="cells parquet")
-    p.add_argument("--jobs-out", required=True, help="jobs parquet")
+    p.add_argument("--jobs-out", help="jobs parquet")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -20,11 +23,22 @@ def run(args: argparse.Namespace) -> int:
 
     from ..fileio import atomic_path
     from ..reporting.paper import load_paper_tables
-    from ..reporting.results import collect_jobs, collect_table3
+    from ..reporting.results import COLLECTORS, collect_jobs
 
     config = json.loads(args.config)
-    cells = collect_table3(args.evals, load_paper_tables(args.paper_tables), config["name"],
-                           bool(config.get("comparable_to_paper", False)))
+    if args.table == "all":
+        import pandas as pd
+
+        from ..reporting.results import combine, table1_cells
+
+        parts = [table1_cells(pd.read_parquet(args.table1), config["name"])] if args.table1 else []
+        results = combine(parts + [pd.read_parquet(p) for p in args.parts])
+        with atomic_path(args.out) as tmp:
+            results.to_parquet(tmp, index=False)
+        print(f"wrote {args.out} ({len(results)} cells)")
+        return 0
+    cells = COLLECTORS[args.table](args.evals, load_paper_tables(args.paper_tables), config["name"],
+                                   bool(config.get("comparable_to_paper", False)))
     jobs = collect_jobs(args.benchmarks, args.runs_root)
     for frame, path in ((cells, args.out), (jobs, args.jobs_out)):
         with atomic_path(path) as tmp:

@@ -5,11 +5,14 @@ HELP = "render a table's results as markdown"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--table", required=True, choices=["table3"])
+    p.add_argument("--table", required=True, choices=["table3", "table4", "table5", "all"],
+                   help="one table's page, or 'all': reports/report.md from the combined results")
     p.add_argument("--config", required=True, help="the workflow config as JSON")
     p.add_argument("--results", required=True, help="cells parquet from editrepro aggregate")
     p.add_argument("--jobs", help="jobs parquet from editrepro aggregate")
     p.add_argument("--table1", help="results/table1.parquet (measured params and FLOPs)")
+    p.add_argument("--table1-report", help="with --table all: reports/table1.md, embedded as a section")
+    p.add_argument("--figures", nargs="*", default=[], help="with --table all: PNGs to show")
     p.add_argument("--out", required=True)
 
 
@@ -20,12 +23,26 @@ def run(args: argparse.Namespace) -> int:
 
     from ..fileio import atomic_write_text
     from ..provenance import git_commit
-    from ..reporting.table3 import render_table3
+    from ..reporting.tables import render_page
 
     cells = pd.read_parquet(args.results)
-    text = render_table3(cells, json.loads(args.config),
-                         table1=pd.read_parquet(args.table1) if args.table1 else None,
-                         jobs=pd.read_parquet(args.jobs) if args.jobs else None, commit=git_commit())
+    if args.table == "all":
+        import os
+        from pathlib import Path
+
+        from ..reporting.report import render_report
+
+        out_dir = Path(args.out).parent
+        figures = {Path(f).name: os.path.relpath(f, out_dir) for f in args.figures}
+        jobs = pd.concat([pd.read_parquet(j) for j in args.jobs.split(",")], ignore_index=True) if args.jobs else None
+        text = render_report(cells, json.loads(args.config), Path(args.table1_report).read_text(), figures,
+                             jobs=jobs, commit=git_commit())
+        atomic_write_text(args.out, text)
+        print(f"wrote {args.out}")
+        return 0
+    text = render_page(args.table, cells, json.loads(args.config),
+                       table1=pd.read_parquet(args.table1) if args.table1 else None,
+                       jobs=pd.read_parquet(args.jobs) if args.jobs else None, commit=git_commit())
     atomic_write_text(args.out, text)
     print(f"wrote {args.out}")
     return 0

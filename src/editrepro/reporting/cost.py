@@ -15,7 +15,7 @@ from typing import Any, Dict, Iterable, List, Optional
 import pandas as pd
 from tabulate import tabulate
 
-from ..models.complexity import count_complexity
+from ..models.complexity import count_complexity, measure
 from ..training.config import load_recipe
 from .markdown import generated_line
 
@@ -34,11 +34,32 @@ def train_images(dataset: str, demo: bool) -> int:
     from ..data.demo import DemoSizes
 
     d = DemoSizes()
-    if dataset == "imagenet1k":
-        return d.imagenet1k_classes * d.imagenet1k_train_per_class
-    if dataset == "imagenet21k":
-        return d.imagenet21k_expected()["train"]
-    raise ValueError(f"no demo size for {dataset}")
+    sizes = {
+        "imagenet1k": d.imagenet1k_classes * d.imagenet1k_train_per_class,
+        "imagenet21k": d.imagenet21k_expected()["train"],
+        "cifar10": 10 * d.cifar10_train_per_class,
+        "cifar100": 100 * d.cifar100_train_per_class,
+        "flowers102": 102 * (d.flowers102_per_class[0] + d.flowers102_per_class[1]),   # train + val
+        "dtd": 47 * (d.dtd_per_class[0] + d.dtd_per_class[1]),                        # train1 + val1
+        "caltech256": d.caltech256_classes * 60,
+        "ade20k": d.ade20k_train,
+    }
+    if dataset not in sizes:
+        raise ValueError(f"no demo size for {dataset}")
+    return sizes[dataset]
+
+
+def job_gmacs(job: Dict[str, Any]) -> float:
+    """Forward GMACs of one training image of ``job`` (a Segmenter's for the segmentation stage)."""
+    if job["stage"] != "segment":
+        return count_complexity(job["arch"], img_size=job["img_size"], **job.get("args", {})).gmacs
+    import torch
+
+    from ..segmentation import create_segmenter
+
+    with torch.device("meta"):
+        model = create_segmenter(job["arch"], 150, job["img_size"], backbone_kwargs=job.get("args", {})).eval()
+    return measure(model, (job["img_size"], job["img_size"])).gmacs
 
 
 def _throughputs(paths: Iterable[Path], gpu: str) -> Dict[tuple, float]:
@@ -68,9 +89,9 @@ def estimate(plan: List[Dict[str, Any]], config: Dict[str, Any], runs_root: Opti
     rows = []
     for job in plan:
         recipe = load_recipe(job["recipe"], job.get("overrides"))
-        c = count_complexity(job["arch"], img_size=job["img_size"], **job.get("args", {}))
+        gmacs = job_gmacs(job)
         images = train_images(job["dataset"], demo) * recipe.epochs
-        flops = 3 * 2 * c.gmacs * 1e9 * images
+        flops = 3 * 2 * gmacs * 1e9 * images
         rate = next((v for (arch, size, _), v in measured_rates.items()
                      if arch == job["arch"] and size == job["img_size"] and not job.get("args")), None)
         measured = None
@@ -81,7 +102,7 @@ def estimate(plan: List[Dict[str, Any]], config: Dict[str, Any], runs_root: Opti
             measured = float(pd.read_csv(bench, sep="\t")["s"].iloc[-1]) * devices / 3600
         rows.append(dict(job=job["job"], stage=job["stage"], model=job["model"], arch=job["arch"],
                          resolution=job["resolution"], img_size=job["img_size"], epochs=recipe.epochs,
-                         images=images, gflops_per_image=2 * c.gmacs, pflops=flops / 1e15,
+                         images=images, gflops_per_image=2 * gmacs, pflops=flops / 1e15,
                          estimate_gpu_hours=flops / peak / 3600,
                          throughput_gpu_hours=images / rate / 3600 if rate else None,
                          measured_device_hours=measured))

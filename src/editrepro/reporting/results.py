@@ -17,11 +17,12 @@ import pandas as pd
 
 from .paper import paper_value
 
-__all__ = ["CELL_COLUMNS", "cell_status", "collect_table3", "collect_jobs"]
+__all__ = ["CELL_COLUMNS", "COLLECTORS", "cell_status", "collect_table3", "collect_table4", "collect_table5",
+           "collect_jobs", "combine", "table1_cells"]
 
 CELL_COLUMNS = [
-    "table", "half", "row", "column", "model", "dataset", "resolution", "metric", "paper_text", "paper_value",
-    "reproduced_value", "delta", "tolerance", "status", "run_id", "git_commit", "config_name",
+    "table", "half", "row", "column", "model", "dataset", "resolution", "metric", "convention", "paper_text",
+    "paper_value", "reproduced_value", "delta", "tolerance", "status", "run_id", "git_commit", "config_name",
 ]
 
 STATUSES = ("reproduced", "off", "pending", "not comparable", "no paper value", "cited")
@@ -51,37 +52,118 @@ def _load_evals(paths: Iterable[Path]) -> List[Dict[str, Any]]:
     return out
 
 
+def _cell(table: str, row: str, column: str, metric: str, paper, reproduced: Optional[float], tol: float,
+          comparable: bool, cited: bool, e: Optional[Dict[str, Any]], config_name: str, **where) -> Dict[str, Any]:
+    return dict(
+        table=table, row=row, column=column, metric=metric, convention="",
+        paper_text=paper.text if paper else None, paper_value=paper.value if paper else None,
+        reproduced_value=reproduced,
+        delta=(reproduced - paper.value) if (paper is not None and reproduced is not None) else None,
+        tolerance=tol, status=cell_status(paper.value if paper else None, reproduced, tol, comparable, cited),
+        run_id=(e or {}).get("run_id"), git_commit=(e or {}).get("git_commit"), config_name=config_name,
+        **{"half": "", "model": None, "dataset": None, "resolution": None, **where},
+    )
+
+
+def _found(evals: Iterable[Path], *keys: str) -> Dict[tuple, Dict[str, Any]]:
+    found = {}
+    for e in _load_evals(evals):
+        found[tuple(str(e["tags"].get(k, "")) for k in keys)] = e
+    return found
+
+
 def collect_table3(evals: Iterable[Path], paper_tables: Dict[str, Any], config_name: str,
                    comparable: bool) -> pd.DataFrame:
     """Top-1 cells of Table 3, both halves: the paper's rows, plus rows the config adds."""
     table = paper_tables["table3"]
     tol = float(table.get("tolerance", {}).get("top1", 0.5))
-    found = {}
-    for e in _load_evals(evals):
-        t = e["tags"]
-        found[(t["half"], t["row"], int(t["resolution"]))] = e
+    found = _found(evals, "half", "row", "resolution")
+    rows = [(r["half"], r["model"], str(r["img_size"]), r) for r in table["rows"]]
+    rows += [(*key, None) for key in found if key not in {x[:3] for x in rows}]
     records = []
-    seen = set()
-    rows = [(r["half"], r["model"], int(r["img_size"]), r) for r in table["rows"]]
-    rows += [(h, m, res, None) for (h, m, res) in found if (h, m, res) not in {x[:3] for x in rows}]
     for half, label, res, row in rows:
-        if (half, label, res) in seen:
-            continue
-        seen.add((half, label, res))
-        pv = paper_value(row, "top1") if row is not None else None
         e = found.get((half, label, res))
-        reproduced = float(e["top1"]) if e is not None else None
-        cited = row is not None and bool(row.get("source")) and e is None
-        records.append(dict(
-            table="table3", half=half, row=label, column="top1", model=(e or {}).get("model") or (row or {}).get("arch"),
-            dataset="imagenet1k", resolution=res, metric="top1",
-            paper_text=pv.text if pv else None, paper_value=pv.value if pv else None,
-            reproduced_value=reproduced,
-            delta=(reproduced - pv.value) if (pv is not None and reproduced is not None) else None,
-            tolerance=tol, status=cell_status(pv.value if pv else None, reproduced, tol, comparable, cited),
-            run_id=(e or {}).get("run_id"), git_commit=(e or {}).get("git_commit"), config_name=config_name,
-        ))
+        pv = paper_value(row, "top1") if row is not None else None
+        records.append(_cell("table3", label, "top1", "top1", pv, float(e["top1"]) if e else None, tol, comparable,
+                             cited=bool(row and row.get("source")) and e is None, e=e, config_name=config_name,
+                             half=half, resolution=int(res), dataset="imagenet1k",
+                             model=(e or {}).get("model") or (row or {}).get("arch")))
     return pd.DataFrame.from_records(records, columns=CELL_COLUMNS)
+
+
+TABLE4_DATASETS = ("cifar10", "cifar100", "flowers102", "dtd", "caltech256")
+
+
+def collect_table4(evals: Iterable[Path], paper_tables: Dict[str, Any], config_name: str,
+                   comparable: bool) -> pd.DataFrame:
+    """Transfer top-1: one cell per (model, dataset); datasets the paper leaves blank stay blank."""
+    table = paper_tables["table4"]
+    tol = float(table.get("tolerance", {}).get("top1", 0.5))
+    found = _found(evals, "row", "column")
+    labels = [r["model"] for r in table["rows"]]
+    labels += sorted({row for row, _ in found} - set(labels))
+    by_label = {r["model"]: r for r in table["rows"]}
+    records = []
+    for label in labels:
+        row = by_label.get(label)
+        for ds in TABLE4_DATASETS:
+            e = found.get((label, ds))
+            pv = paper_value(row, ds) if row is not None else None
+            if pv is None and e is None and row is not None and row.get("source"):
+                continue  # the paper cites no value here and nothing was run
+            records.append(_cell("table4", label, ds, "top1", pv, float(e["top1"]) if e else None, tol, comparable,
+                                 cited=bool(row and row.get("source")) and e is None, e=e, config_name=config_name,
+                                 dataset=ds, resolution=224, model=(e or {}).get("model") or (row or {}).get("arch")))
+    return pd.DataFrame.from_records(records, columns=CELL_COLUMNS)
+
+
+def collect_table5(evals: Iterable[Path], paper_tables: Dict[str, Any], config_name: str,
+                   comparable: bool) -> pd.DataFrame:
+    """Segmentation: single- and multi-scale mIoU per backbone, and the model's parameters.
+
+    Parameters are comparable on any config when the evaluation reports ``params_paper_arch``
+    (the Segmenter model counted at the paper's size); mIoU only on a comparable config.
+    """
+    table = paper_tables["table5"]
+    tols = table.get("tolerance", {})
+    found = _found(evals, "row")
+    labels = [r["row"] for r in table["rows"]]
+    labels += sorted({row for (row,) in found} - set(labels))
+    by_label = {r["row"]: r for r in table["rows"]}
+    records = []
+    for label in labels:
+        row = by_label.get(label)
+        e = found.get((label,))
+        cited = bool(row and row.get("source")) and e is None
+        for metric in ("miou_ss", "miou_ms"):
+            pv = paper_value(row, metric) if row is not None else None
+            records.append(_cell("table5", label, metric, "miou", pv, float(e[metric]) if e else None,
+                                 float(tols.get(metric, 0.5)), comparable, cited, e, config_name,
+                                 dataset="ade20k", resolution=512, model=(e or {}).get("model") or (row or {}).get("arch")))
+        pv = paper_value(row, "params_m") if row is not None else None
+        params = (e or {}).get("params_paper_arch")
+        reproduced = params / 1e6 if params else None
+        tol = pv.tolerance() if pv is not None else 0.0
+        records.append(_cell("table5", label, "params_m", "params_m", pv, reproduced, tol, True, cited, e,
+                             config_name, dataset="ade20k", model=(e or {}).get("model") or (row or {}).get("arch")))
+    return pd.DataFrame.from_records(records, columns=CELL_COLUMNS)
+
+
+COLLECTORS = {"table3": collect_table3, "table4": collect_table4, "table5": collect_table5}
+
+
+def combine(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """The one tidy results table: every table's cells in the shared columns."""
+    frames = [f.reindex(columns=CELL_COLUMNS) for f in frames if f is not None and len(f)]
+    if not frames:
+        return pd.DataFrame(columns=CELL_COLUMNS)
+    return pd.concat(frames, ignore_index=True)
+
+
+def table1_cells(table1: pd.DataFrame, config_name: str) -> pd.DataFrame:
+    """Table 1's measured complexity in the shared columns (metric: params_m / gmacs; convention: all / no_attn)."""
+    out = table1.assign(metric=table1["column"], dataset=None, run_id=None, config_name=config_name)
+    return out.reindex(columns=CELL_COLUMNS)
 
 
 def collect_jobs(benchmarks: Iterable[Path], runs_root: Optional[Path] = None) -> pd.DataFrame:

@@ -1,4 +1,8 @@
-"""Table 3 in the paper's layout: both halves, paper and reproduced top-1 side by side."""
+"""Tables 3, 4 and 5 in the paper's layout, paper and reproduced values side by side.
+
+Each ``*_sections`` function returns markdown that starts at ``##`` headings, used alone
+(``render_page``) for ``reports/tableN.md`` and inside ``reports/report.md``.
+"""
 from typing import Any, Dict, Optional
 
 import pandas as pd
@@ -6,7 +10,8 @@ from tabulate import tabulate
 
 from .markdown import DEMO_NOTICE, fmt, fmt_delta, generated_line, mark, text
 
-__all__ = ["render_table3", "matrix_counts", "render_jobs"]
+__all__ = ["TITLES", "table3_sections", "table4_sections", "table5_sections", "SECTIONS", "render_page",
+           "matrix_counts", "render_jobs"]
 
 HALVES = {"a": "(a) Regular ImageNet-1k training", "b": "(b) ImageNet-21k pretraining, fine-tuned on ImageNet-1k"}
 
@@ -37,18 +42,22 @@ def render_jobs(jobs: pd.DataFrame) -> str:
     return f"{text}\n\nTotal {summary} (wall time of the last attempt x devices, from Snakemake's benchmark files)."
 
 
-def render_table3(cells: pd.DataFrame, config: Dict[str, Any], table1: Optional[pd.DataFrame] = None,
-                  jobs: Optional[pd.DataFrame] = None, commit: Optional[str] = None) -> str:
-    name = config["name"]
+TITLES = {
+    "table3": "Table 3: ImageNet-1k top-1 of EDIT and DeiT III",
+    "table4": "Table 4: transfer learning from ImageNet-1k (top-1 %)",
+    "table5": "Table 5: semantic segmentation on ADE20K (Segmenter, mIoU %)",
+}
+
+
+def _counts_line(cells: pd.DataFrame, unit: str) -> str:
     counts = matrix_counts(cells)
-    lines = ["# Table 3: ImageNet-1k top-1 of EDIT and DeiT III", "",
-             generated_line("snakemake reproduce_table3", commit, name), ""]
-    if not config.get("comparable_to_paper", False):
-        lines += [DEMO_NOTICE.format(config=name), ""]
-    lines += [f"Cells: {counts['reproduced']} reproduced within tolerance, {counts['off']} off, "
-              f"{counts['pending']} pending" + (f", {counts['not comparable']} run on demo data" if
-                                                counts["not comparable"] else "")
-              + f". Tolerance: ±{cells['tolerance'].iloc[0]:.1f} top-1 points.", ""]
+    demo = f", {counts['not comparable']} run on demo data" if counts["not comparable"] else ""
+    return (f"Cells: {counts['reproduced']} reproduced within tolerance, {counts['off']} off, "
+            f"{counts['pending']} pending{demo}. Tolerance: ±{cells['tolerance'].max():.1f} {unit}.")
+
+
+def table3_sections(cells: pd.DataFrame, table1: Optional[pd.DataFrame] = None) -> str:
+    lines = [_counts_line(cells, "top-1 points"), ""]
     for half, title in HALVES.items():
         part = cells[cells.half == half]
         rows = []
@@ -69,10 +78,72 @@ def render_table3(cells: pd.DataFrame, config: Dict[str, Any], table1: Optional[
                                           "Top-1 paper", "reproduced", "Δ", "status", "MLflow run"],
                            tablefmt="github", disable_numparse=True), ""]
     lines += [
-        "Params and GFLOPs are counted on the paper's architectures (`reports/table1.md` explains the two FLOP "
+        "Params and GFLOPs are counted on the paper's architectures (Table 1's report explains the two FLOP "
         "conventions: the paper's 224 px rows count all matmuls, its 384 px rows exclude attention). "
-        "Rows marked *cited* are the paper's citations of other work, which this pipeline does not retrain.",
-        "",
-        "## Compute", "", render_jobs(jobs), "",
-    ]
+        "Rows marked *cited* are the paper's citations of other work, which this pipeline does not retrain.", ""]
+    return "\n".join(lines)
+
+
+def _pair(c) -> str:
+    """One cell of a wide table: paper / reproduced (Δ) and the status."""
+    if c is None:
+        return "–"
+    paper = text(c.paper_text) or "–"
+    if c.status == "cited":
+        return f"{paper} (cited)"
+    if pd.isna(c.reproduced_value):
+        return f"{paper} / pending"
+    delta = f" ({fmt_delta(c.delta, digits=1)})" if not pd.isna(c.delta) else ""
+    flag = {"reproduced": " ✓", "off": " ✗"}.get(c.status, "")
+    return f"{paper} / {fmt(c.reproduced_value, 1)}{delta}{flag}"
+
+
+def table4_sections(cells: pd.DataFrame) -> str:
+    from .results import TABLE4_DATASETS
+
+    names = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "flowers102": "Flowers-102", "dtd": "DTD",
+             "caltech256": "Caltech-256"}
+    rows = []
+    for label, group in cells.groupby("row", sort=False):
+        by = {c.column: c for c in group.itertuples()}
+        rows.append([label] + [_pair(by.get(ds)) for ds in TABLE4_DATASETS])
+    return "\n".join([
+        _counts_line(cells, "top-1 points"), "",
+        "Each cell: paper / reproduced (Δ), ✓ within tolerance, ✗ off. ImageNet-1k-pretrained backbones "
+        "fine-tuned with the transfer recipe of Table 2 at 224. The paper's header names its first column "
+        "CIFAR-100 twice; the first is CIFAR-10.", "",
+        tabulate(rows, headers=["Model"] + [names[d] for d in TABLE4_DATASETS], tablefmt="github",
+                 disable_numparse=True), ""])
+
+
+def table5_sections(cells: pd.DataFrame) -> str:
+    rows = []
+    for label, group in cells.groupby("row", sort=False):
+        by = {c.column: c for c in group.itertuples()}
+        p = by.get("params_m")
+        params = "–" if p is None else (f"{text(p.paper_text) or '–'} / "
+                                        f"{fmt(p.reproduced_value, 1) if not pd.isna(p.reproduced_value) else '–'}")
+        rows.append([label, params, _pair(by.get("miou_ss")), _pair(by.get("miou_ms"))])
+    mious = cells[cells.metric == "miou"]
+    return "\n".join([
+        _counts_line(mious, "mIoU points"), "",
+        "Segmenter's Mask Transformer on each backbone, ADE20K val, mIoU over the whole set; single scale uses "
+        "sliding 512 windows, multi-scale six ratios with flips. Each cell: paper / reproduced (Δ). Params: paper / "
+        "counted at the paper's size.", "",
+        tabulate(rows, headers=["Backbone", "Params (M)", "Single-scale mIoU", "Multi-scale mIoU"],
+                 tablefmt="github", disable_numparse=True), ""])
+
+
+SECTIONS = {"table3": table3_sections, "table4": table4_sections, "table5": table5_sections}
+
+
+def render_page(table: str, cells: pd.DataFrame, config: Dict[str, Any], table1: Optional[pd.DataFrame] = None,
+                jobs: Optional[pd.DataFrame] = None, commit: Optional[str] = None) -> str:
+    """A table's own report: title, provenance, the demo notice where it applies, the table, its compute."""
+    name = config["name"]
+    lines = [f"# {TITLES[table]}", "", generated_line(f"snakemake reproduce_{table}", commit, name), ""]
+    if not config.get("comparable_to_paper", False):
+        lines += [DEMO_NOTICE.format(config=name), ""]
+    body = SECTIONS[table](cells, table1) if table == "table3" else SECTIONS[table](cells)
+    lines += [body, "## Compute", "", render_jobs(jobs), ""]
     return "\n".join(lines)
