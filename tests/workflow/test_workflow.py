@@ -12,7 +12,23 @@ def test_dry_run_of_the_demo(workflow):
     stats = job_stats(r.stdout + r.stderr)
     assert stats == {"demo_data": 1, "table1": 1, "clean_in21k": 1, "pretrain_in1k": 2, "evaluate": 6,
                      "pretrain_in21k": 2, "finetune_in21k": 4, "aggregate_table3": 1, "report_table3": 1,
-                     "reproduce_table3": 1, "total": 20}
+                     "figures_table3": 1, "reproduce_table3": 1, "total": 21}
+
+
+def test_each_table_pulls_only_the_jobs_it_needs(workflow):
+    def planned(target):
+        r = snakemake(workflow, "-n", target)
+        assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+        return job_stats(r.stdout + r.stderr)
+
+    t4 = planned("reproduce_table4")
+    assert t4 == {"demo_data": 1, "pretrain_in1k": 2, "transfer": 10, "evaluate_transfer": 10, "aggregate_table4": 1,
+                  "report_table4": 1, "reproduce_table4": 1, "total": 26}
+    t5 = planned("reproduce_table5")
+    assert t5 == {"demo_data": 1, "pretrain_in1k": 2, "segment": 2, "evaluate_segment": 2, "aggregate_table5": 1,
+                  "report_table5": 1, "reproduce_table5": 1, "total": 10}
+    t1 = planned("reproduce_table1")
+    assert t1 == {"table1": 1, "reproduce_table1": 1, "total": 2}
 
 
 def test_dry_run_of_the_paper_matrix_without_its_data(workflow):
@@ -24,6 +40,7 @@ def test_dry_run_of_the_paper_matrix_without_its_data(workflow):
     # Table 3: six IN-1k models at 224, four IN-21k models pretrained then fine-tuned at 224 and 384
     assert stats["pretrain_in1k"] == 6 and stats["pretrain_in21k"] == 4 and stats["finetune_in21k"] == 8
     assert stats["evaluate"] == 6 + 8 and stats["clean_in21k"] == 1
+    assert stats["transfer"] == 2 * 5 and stats["segment"] == 4 and stats["report"] == 1
     assert "demo_data" not in stats                       # --configfile replaces the demo, it is not merged in
     out = r.stdout + r.stderr
     assert "--model-arg depth" not in out and "/datasets/imagenet" in out
@@ -100,3 +117,28 @@ def test_changing_a_recipe_value_reruns_only_its_dependants(workflow):
     assert plan("in21k_pretrain", lr=1.0e-3) == {"pretrain_in21k": 1, "finetune_in21k": 1, "evaluate": 1, "total": 3}
     again = snakemake(workflow, target, "-n", "--configfile", "small.yaml")
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+TRAINING = {"pretrain_in1k", "pretrain_in21k", "finetune_384", "finetune_in21k", "transfer", "segment"}
+EVALUATION = {"evaluate", "evaluate_transfer", "evaluate_segment"}
+
+
+def test_the_profiles_give_every_job_its_gpus(workflow):
+    r = snakemake(workflow, "--list-rules")
+    assert r.returncode == 0, r.stderr[-2000:]
+    rules = set(r.stdout.split())
+    local = set((workflow / "Snakefile").read_text().split("localrules:")[1].split("\n\n")[0].replace(",", " ").split())
+    targets = {"all"} | {rule for rule in rules if rule.startswith("reproduce_")}
+    assert TRAINING | EVALUATION | {"report", "results", "cost"} <= rules and local <= rules
+    assert not (TRAINING | EVALUATION) & local
+
+    slurm = yaml.safe_load((workflow / "workflow/profiles/slurm/config.yaml").read_text())["set-resources"]
+    queued = rules - local - targets
+    assert queued <= set(slurm), f"rules sent to Slurm with only the default resources: {sorted(queued - set(slurm))}"
+    for rule in TRAINING:     # torchrun over several GPUs, and a warning before the time limit to checkpoint
+        assert slurm[rule]["gpu"] > 1 and "--signal=USR1@" in slurm[rule]["slurm_extra"], rule
+    for rule in EVALUATION:
+        assert slurm[rule]["gpu"] == 1, rule
+    local_profile = yaml.safe_load((workflow / "workflow/profiles/local/config.yaml").read_text())
+    for rule in TRAINING | EVALUATION:
+        assert 1 <= local_profile["set-resources"][rule]["gpu"] <= local_profile["resources"]["gpu"], rule

@@ -21,7 +21,7 @@ MODEL_LABEL = r"[A-Za-z0-9][A-Za-z0-9_.+-]*"
 
 wildcard_constraints:
     model=MODEL_LABEL,
-    res=r"224|384",
+    res=r"224|384|512",
     dataset=r"cifar10|cifar100|flowers102|dtd|caltech256",
 
 
@@ -32,6 +32,7 @@ STAGES = {
     "pretrain_in21k": dict(recipe="in21k_pretrain", dataset="imagenet21k"),
     "finetune_in21k": dict(recipe="finetune_in1k_from_in21k", dataset="imagenet1k"),
     "transfer": dict(recipe="transfer", dataset=None),
+    "segment": dict(recipe="segment", dataset="ade20k"),
 }
 
 
@@ -51,7 +52,7 @@ def data_ready(name):
     """
     if name == "imagenet21k":
         return [f"{IN21K}/train.parquet"]
-    if config["data"]["generate_demo"]:
+    if config["data"]["generate_demo"]:  # every dataset, "transfer" ones included, comes from the generator
         return [str(DEMO_MARKER)]
     return []
 
@@ -176,6 +177,13 @@ def training_plan():
         else:
             add("in21k_pretrain", "pretrain_in21k", model, 224)
             add(run, "finetune_in21k", model, res)
+    for run, model in table4_runs():
+        add("in1k_224", "pretrain_in1k", model, 224)
+        add(run, "transfer", model, 224)
+        jobs[f"{run}/{model}"]["dataset"] = run.split("_", 1)[1]
+    for model in config["tables"]["table5"]["models"]:
+        add("in1k_224", "pretrain_in1k", model, 224)
+        add("ade20k", "segment", model, 512)
     return list(jobs.values())
 
 
@@ -208,6 +216,21 @@ def config_json():
                                    "description": config["description"]}))
 
 
+def table4_benchmarks():
+    """Benchmark files of Table 4's jobs: transfer runs and the ImageNet-1k pretraining they start from."""
+    runs = table4_runs()
+    files = [f"{LOGS}/benchmarks/runs/{run}/{model}.tsv" for run, model in runs]
+    files += [f"{LOGS}/benchmarks/runs/in1k_224/{model}.tsv" for model in sorted({m for _, m in runs})]
+    return sorted(set(files))
+
+
+def table5_benchmarks():
+    models = config["tables"]["table5"]["models"]
+    files = [f"{LOGS}/benchmarks/runs/ade20k/{model}.tsv" for model in models]
+    files += [f"{LOGS}/benchmarks/runs/in1k_224/{model}.tsv" for model in models]
+    return sorted(set(files))
+
+
 def table3_benchmarks():
     """Benchmark files of every job Table 3 depends on: data, training, evaluation."""
     runs = table3_runs()
@@ -222,3 +245,28 @@ def table3_benchmarks():
     if config["data"]["generate_demo"] and runs:
         files.append(f"{LOGS}/benchmarks/data/demo_data.tsv")
     return sorted(set(files))
+
+
+def attention_pair():
+    """(EDIT run, DeiT III run) for the attention figures: the first of each family Table 3 trains."""
+    for run, _, _ in table3_runs():
+        if run not in ("in1k_224", "in21k_224"):
+            continue
+        models = [m for r, m, _ in table3_runs() if r == run]
+        edit = next((m for m in models if config["models"][m]["arch"].startswith("edit_")), None)
+        deit3 = next((m for m in models if config["models"][m]["arch"].startswith("deit3")), None)
+        if edit and deit3:
+            return run, edit, deit3
+    return None
+
+
+FIGURES_T3 = ["fig1_attention_sink.png", "fig4_top1_vs_flops.png", "fig5_attention_maps.png",
+              "table3_training_curves.png"] if attention_pair() else []
+
+
+def table4_evals():
+    return [f"{EVALS}/{run}/{model}.json" for run, model in table4_runs()]
+
+
+def table5_evals():
+    return [f"{EVALS}/ade20k/{model}.json" for model in config["tables"]["table5"]["models"]]
