@@ -44,6 +44,7 @@ def test_table3_statuses_and_deltas(table3_cells):
     assert cell(df, half="a", row="EDIT-B", resolution=224).status == "pending"
     assert cell(df, half="a", row="ViT-B/16", resolution=384).status == "cited"
     assert cell(df, half="b", row="EDIT-T", resolution=224).status == "no paper value"
+    assert cell(df, half="a", row="EDIT-B", resolution=384).status == "no paper value"   # printed "-": never pending
     assert pd.isna(cell(df, half="a", row="EDIT-B", resolution=224).reproduced_value)   # never a made-up number
 
 
@@ -57,7 +58,8 @@ def test_table3_page(table3_cells):
     text = render_page("table3", table3_cells, {"name": "paper", "comparable_to_paper": True}, commit="0123456789abcdef")
     assert text.startswith("# Table 3: ImageNet-1k top-1 of EDIT and DeiT III")
     assert "from commit `0123456789ab`" in text and "Not comparable" not in text
-    assert "Cells: 1 reproduced within tolerance, 1 off, 16 pending." in text   # 10 + 8 rows, 2 run
+    # 10 + 8 rows not cited, 2 run, 4 printed "-" by the paper (in1k 384): 12 pending
+    assert "Cells: 1 reproduced within tolerance, 1 off, 12 pending." in text
     half_a = text.split("## (a)")[1].split("## (b)")[0]
     rows = {}
     for line in half_a.splitlines():
@@ -101,9 +103,9 @@ def test_reproduction_matrix_counts_and_the_report(table3_cells, tmp_path):
                         PAPER, "paper", comparable=True)
     results = combine([table3_cells, t4])
     m = reproduction_matrix(results)
-    assert m.loc["table3", "reproduced"] == 1 and m.loc["table3", "off"] == 1 and m.loc["table3", "pending"] == 16
+    assert m.loc["table3", "reproduced"] == 1 and m.loc["table3", "off"] == 1 and m.loc["table3", "pending"] == 12
     assert m.loc["table4", "off"] == 1 and m.loc["table4", "pending"] == 9 and m.loc["table4", "cited"] == 6
-    assert m.loc["all", "pending"] == 16 + 9
+    assert m.loc["all", "pending"] == 12 + 9
     text = render_report(results, {"name": "paper", "comparable_to_paper": True}, "# Table 1 x\n\n## Table 1: y\n",
                          {"fig4_top1_vs_flops.png": "figures/fig4_top1_vs_flops.png"}, commit="abc")
     assert text.startswith("# EDIT against DeiT III: reproduction report")
@@ -134,12 +136,60 @@ def test_aggregate_and_report_all_through_the_cli(table3_cells, tmp_path):
     assert cell(results, table="table1", row="EDIT-S").metric == "params_m"
     assert (results.config_name == "paper").all()
 
+    # Tables 3 and 4 share the pretraining job; the report's compute lists it once
+    for table, jobs in (("t3", ["in1k_224/EDIT-S", "eval_in1k_224/EDIT-S"]), ("t4", ["in1k_224/EDIT-S"])):
+        rows = [dict(job=j, kind="train", wall_s=3600.0, devices=8, device_type="cuda", device_hours=8.0,
+                     benchmark=f"logs/benchmarks/runs/{j}.tsv") for j in jobs]
+        pd.DataFrame(rows).to_parquet(tmp_path / f"{table}_jobs.parquet")
     assert main(["report", "--table", "all", "--config", config, "--results", str(tmp_path / "results.parquet"),
-                 "--table1-report", str(tmp_path / "table1.md"), "--out", str(tmp_path / "report.md")]) == 0
+                 "--table1-report", str(tmp_path / "table1.md"), "--out", str(tmp_path / "report.md"),
+                 "--jobs", f"{tmp_path / 't3_jobs.parquet'},{tmp_path / 't4_jobs.parquet'}"]) == 0
     text = (tmp_path / "report.md").read_text()
     edit_s = [li for li in text.split("### (a)")[1].split("### (b)")[0].splitlines()
               if li.startswith("| EDIT-S") and "224²" in li]
     assert len(edit_s) == 1                       # the measured Params/FLOPs are columns, not extra rows
     assert "| 22.3 " in edit_s[0] and "5.3 / 5.0" in edit_s[0] and "81.60" in edit_s[0]
+    compute = text.split("## Compute")[1]
+    assert compute.count("| in1k_224/EDIT-S ") == 1 and "GPU-hours: 16.00" in compute
     matrix = text.split("## Reproduction matrix")[1].split("*reproduced*")[0]
     assert "| table1  |" in matrix and "| table3  |" in matrix
+
+
+def test_a_flop_figure_counts_once_reproduced_if_either_convention_matches():
+    from editrepro.reporting.report import one_flop_cell_per_figure
+
+    def flop(row, res, convention, status):
+        return dict(table="table3", half="b", row=row, resolution=res, column="gmacs", convention=convention,
+                    status=status)
+    cells = pd.DataFrame([flop("EDIT-S", 384, "all", "off"), flop("EDIT-S", 384, "no_attn", "reproduced"),
+                          flop("EDIT-S", 224, "all", "reproduced"), flop("EDIT-S", 224, "no_attn", "off"),
+                          flop("ViT-B/16", 384, "all", "off"), flop("ViT-B/16", 384, "no_attn", "off"),
+                          dict(table="table3", half="b", row="EDIT-S", resolution=224, column="params_m",
+                               convention="", status="reproduced")])
+    one = one_flop_cell_per_figure(cells)
+    assert len(one) == 4
+    assert one[one.column == "gmacs"].set_index(["row", "resolution"]).status.to_dict() == {
+        ("EDIT-S", 384): "reproduced", ("EDIT-S", 224): "reproduced", ("ViT-B/16", 384): "off"}
+    m = reproduction_matrix(cells)
+    assert (m.loc["table3", "reproduced"], m.loc["table3", "off"]) == (3, 1)
+
+
+def test_jobs_from_benchmark_files(tmp_path):
+    from editrepro.reporting.results import collect_jobs
+
+    bench = tmp_path / "logs" / "benchmarks"
+    files = {"runs/in1k_224/EDIT-B.tsv": 7200.0, "eval/in1k_224/EDIT-B.tsv": 90.0, "data/demo_data.tsv": 18.0}
+    for name, seconds in files.items():
+        (bench / name).parent.mkdir(parents=True, exist_ok=True)
+        (bench / name).write_text(f"s\th:m:s\n{seconds / 2}\t0\n{seconds}\t0\n")   # a retried job: the last attempt
+    run = tmp_path / "runs" / "in1k_224" / "EDIT-B"
+    run.mkdir(parents=True)
+    (run / "metrics.json").write_text(json.dumps({"devices": 8, "device_type": "cuda"}))
+    paths = [bench / n for n in files] + [bench / "runs/in1k_224/EDIT-B.tsv", bench / "runs/gone/EDIT-B.tsv"]
+    jobs = collect_jobs(paths, tmp_path / "runs").set_index(["kind", "job"])
+    assert len(jobs) == 3                                      # a repeated path once, a missing file skipped
+    train = jobs.loc[("train", "in1k_224/EDIT-B")]
+    assert (train.devices, train.device_type, train.device_hours) == (8, "cuda", pytest.approx(16.0))
+    evaluate = jobs.loc[("evaluate", "in1k_224/EDIT-B")]
+    assert (evaluate.devices, evaluate.device_type, evaluate.wall_s) == (1, "cuda", 90.0)
+    assert jobs.loc[("data", "demo_data")].device_type == "cpu"

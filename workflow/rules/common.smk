@@ -217,17 +217,22 @@ def config_json():
 
 
 def table4_benchmarks():
-    """Benchmark files of Table 4's jobs: transfer runs and the ImageNet-1k pretraining they start from."""
+    """Benchmark files of Table 4's jobs: the transfer runs, their evaluations, the pretraining they start from."""
     runs = table4_runs()
-    files = [f"{LOGS}/benchmarks/runs/{run}/{model}.tsv" for run, model in runs]
+    files = [f"{LOGS}/benchmarks/{kind}/{run}/{model}.tsv" for run, model in runs for kind in ("runs", "eval")]
     files += [f"{LOGS}/benchmarks/runs/in1k_224/{model}.tsv" for model in sorted({m for _, m in runs})]
+    if config["data"]["generate_demo"] and runs:
+        files.append(f"{LOGS}/benchmarks/data/demo_data.tsv")
     return sorted(set(files))
 
 
 def table5_benchmarks():
+    """Benchmark files of Table 5's jobs: Segmenter runs, their evaluations, the pretraining they start from."""
     models = config["tables"]["table5"]["models"]
-    files = [f"{LOGS}/benchmarks/runs/ade20k/{model}.tsv" for model in models]
+    files = [f"{LOGS}/benchmarks/{kind}/ade20k/{model}.tsv" for model in models for kind in ("runs", "eval")]
     files += [f"{LOGS}/benchmarks/runs/in1k_224/{model}.tsv" for model in models]
+    if config["data"]["generate_demo"] and models:
+        files.append(f"{LOGS}/benchmarks/data/demo_data.tsv")
     return sorted(set(files))
 
 

@@ -34,7 +34,10 @@ def run(args: argparse.Namespace) -> int:
 
         out_dir = Path(args.out).parent
         figures = {Path(f).name: os.path.relpath(f, out_dir) for f in args.figures}
-        jobs = pd.concat([pd.read_parquet(j) for j in args.jobs.split(",")], ignore_index=True) if args.jobs else None
+        jobs = None
+        if args.jobs:    # the tables share jobs (Tables 4 and 5 start from Table 3's pretraining): each once
+            jobs = pd.concat([pd.read_parquet(j) for j in args.jobs.split(",")], ignore_index=True)
+            jobs = jobs.drop_duplicates("benchmark", ignore_index=True)
         text = render_report(cells, json.loads(args.config), Path(args.table1_report).read_text(), figures,
                              jobs=jobs, commit=git_commit())
         atomic_write_text(args.out, text)

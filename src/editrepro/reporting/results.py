@@ -32,10 +32,10 @@ def cell_status(paper: Optional[float], reproduced: Optional[float], tolerance: 
                 cited: bool = False) -> str:
     if cited:
         return "cited"
+    if paper is None:            # a row the paper prints as "-", or one the config adds
+        return "no paper value"
     if reproduced is None:
         return "pending"
-    if paper is None:
-        return "no paper value"
     if not comparable:
         return "not comparable"
     return "reproduced" if abs(reproduced - paper) <= tolerance + 1e-9 else "off"
@@ -157,13 +157,18 @@ def combine(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     frames = [f.reindex(columns=CELL_COLUMNS) for f in frames if f is not None and len(f)]
     if not frames:
         return pd.DataFrame(columns=CELL_COLUMNS)
-    return pd.concat(frames, ignore_index=True)
+    out = pd.concat(frames, ignore_index=True)
+    out["resolution"] = pd.to_numeric(out["resolution"]).astype("Int64")   # blank for Table 5's params
+    return out
 
 
 def table1_cells(table1: pd.DataFrame, config_name: str) -> pd.DataFrame:
     """Table 1's measured complexity in the shared columns (metric: params_m / gmacs; convention: all / no_attn)."""
     out = table1.assign(metric=table1["column"], dataset=None, run_id=None, config_name=config_name)
     return out.reindex(columns=CELL_COLUMNS)
+
+
+JOB_KINDS = {"runs": "train", "eval": "evaluate", "data": "data"}   # benchmark folder -> what the job did
 
 
 def collect_jobs(benchmarks: Iterable[Path], runs_root: Optional[Path] = None) -> pd.DataFrame:
@@ -174,7 +179,7 @@ def collect_jobs(benchmarks: Iterable[Path], runs_root: Optional[Path] = None) -
     same type; data preparation on CPU.
     """
     records = []
-    for path in map(Path, benchmarks):
+    for path in sorted(set(map(Path, benchmarks))):
         if not path.is_file():
             continue  # a job whose benchmark file was deleted: its output is still valid
         bench = pd.read_csv(path, sep="\t")
@@ -189,7 +194,7 @@ def collect_jobs(benchmarks: Iterable[Path], runs_root: Optional[Path] = None) -
                 m = json.loads(metrics.read_text())
                 device_type = m.get("device_type", "cpu")
                 devices = int(m.get("devices", 1)) if kind == "runs" else 1
-        records.append(dict(job="/".join(rest), kind=kind, wall_s=wall, devices=devices, device_type=device_type,
+        records.append(dict(job="/".join(rest), kind=JOB_KINDS.get(kind, kind), wall_s=wall, devices=devices, device_type=device_type,
                             device_hours=wall * devices / 3600.0, benchmark=str(path)))
     return pd.DataFrame.from_records(records, columns=["job", "kind", "wall_s", "devices", "device_type",
                                                        "device_hours", "benchmark"])

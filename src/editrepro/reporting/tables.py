@@ -92,7 +92,7 @@ def _pair(c) -> str:
     if c.status == "cited":
         return f"{paper} (cited)"
     if pd.isna(c.reproduced_value):
-        return f"{paper} / pending"
+        return f"{paper} / pending" if c.status == "pending" else paper
     delta = f" ({fmt_delta(c.delta, digits=1)})" if not pd.isna(c.delta) else ""
     flag = {"reproduced": " ✓", "off": " ✗"}.get(c.status, "")
     return f"{paper} / {fmt(c.reproduced_value, 1)}{delta}{flag}"
