@@ -38,6 +38,16 @@ def test_attention_sink_stats_and_figure(models, tmp_path):
     assert_png(figures.attention_sink(deit3, edit, images, tmp_path / "fig1.png"))
 
 
+def test_swapped_models_are_refused_before_drawing(models, tmp_path):
+    deit3, edit = models
+    images = torch.randn(1, 3, 48, 48)
+    with pytest.raises(ValueError, match=r"baseline of Fig. 1 \(DeiT III\): EDIT has no \[CLS\] token"):
+        figures.attention_sink(edit, deit3, images, tmp_path / "fig1.png")
+    with pytest.raises(ValueError, match="the model of Fig. 5: DeiT3 has no EDIT decoder"):
+        figures.attention_maps(deit3, images, tmp_path / "fig5.png", (0.5,) * 3, (0.2,) * 3)
+    assert not list(tmp_path.iterdir())
+
+
 def test_attention_maps_figure(models, tmp_path):
     _, edit = models
     assert_png(figures.attention_maps(edit, torch.randn(2, 3, 48, 48), tmp_path / "fig5.png",

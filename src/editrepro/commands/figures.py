@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     edit, cfg_e = load_trained_model(args.edit)
     data = build_dataset("imagenet1k", args.data_root, "val", transform=build_eval_transform(cfg_e["img_size"]))
     images = figures.sample_images(data, count=max(args.images, 8))
-    labels = (f"DeiT III ({cfg_b['model']})", f"EDIT ({cfg_e['model']})")
+    labels = (f"DeiT III ({cfg_b['model']}, --deit3 {args.deit3})", f"EDIT ({cfg_e['model']}, --edit {args.edit})")
     written = [
         figures.attention_sink(deit3, edit, images, out / "fig1_attention_sink.png", labels, note),
         figures.top1_vs_flops(pd.read_parquet(args.cells), pd.read_parquet(args.table1),

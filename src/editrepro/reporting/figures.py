@@ -92,8 +92,19 @@ def _axes_style(ax, values: Iterable[float]) -> None:
     ax.legend(fontsize=8)
 
 
+def _require(model, edit: bool, what: str) -> None:
+    """Fig. 1 compares a [CLS]-in-the-encoder model with EDIT; Fig. 5 needs EDIT's decoder."""
+    is_edit = hasattr(model, "decoder")
+    if edit and not is_edit:
+        raise ValueError(f"{what}: {type(model).__name__} has no EDIT decoder; give an EDIT model")
+    if not edit and (is_edit or getattr(model, "num_prefix_tokens", 0) < 1):
+        raise ValueError(f"{what}: {type(model).__name__} has no [CLS] token in its encoder; give a DeiT III model")
+
+
 def attention_sink(deit3, edit, images: torch.Tensor, out: Path, labels: Tuple[str, str] = ("DeiT III", "EDIT"),
                    note: str = "") -> Path:
+    _require(deit3, edit=False, what=f"the baseline of Fig. 1 ({labels[0]})")
+    _require(edit, edit=True, what=f"the EDIT model of Fig. 1 ({labels[1]})")
     base, ours = attention_sink_stats(deit3, images), attention_sink_stats(edit, images)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     layers = np.arange(1, len(base["cls"]) + 1)
@@ -160,6 +171,7 @@ def _denormalise(images: torch.Tensor, mean: Sequence[float], std: Sequence[floa
 def attention_maps(edit, images: torch.Tensor, out: Path, mean: Sequence[float], std: Sequence[float],
                    note: str = "") -> Path:
     """Paper Fig. 5: for each image, EDIT's decoder attention over the patches at every layer."""
+    _require(edit, edit=True, what="the model of Fig. 5")
     with capture_attention(edit) as maps:
         edit(images)
     grid = edit.patch_embed.grid_size
