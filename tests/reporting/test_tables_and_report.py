@@ -96,6 +96,15 @@ def test_table5_params_are_comparable_on_any_config(tmp_path):
     assert cell(df, row="ViT-T", column="miou_ss").status == "cited"
     line = next(li for li in table5_sections(df).splitlines() if li.startswith("| EDIT-S"))
     assert "27 / 26.7" in line and "47.2 / 20.0 (-27.2)" in line
+    # rows not run (cited ones too) have their parameters counted on the meta device, like Table 1's
+    deit3_b = cell(df, row="DeiT3-B", column="params_m")
+    assert deit3_b.reproduced_value == pytest.approx(102.515244) and deit3_b.status == "reproduced"
+    assert cell(df, row="ViT-T", column="params_m").status == "reproduced"            # 6.71 vs 7
+    assert cell(df, row="ViT-S", column="params_m").reproduced_value == pytest.approx(26.033964)
+    assert cell(df, row="DeiT-B", column="params_m").status == "off"                  # the paper prints 87
+    text = table5_sections(df)
+    assert "| DeiT-B     | 87 / 102.5 (+15.5) ✗ | 47.1 (cited)" in text
+    assert "| EDIT-S     | 27 / 26.7 (-0.3) ✓" in text
 
 
 def test_reproduction_matrix_counts_and_the_report(table3_cells, tmp_path):

@@ -121,9 +121,13 @@ def collect_table5(evals: Iterable[Path], paper_tables: Dict[str, Any], config_n
                    comparable: bool) -> pd.DataFrame:
     """Segmentation: single- and multi-scale mIoU per backbone, and the model's parameters.
 
-    Parameters are comparable on any config when the evaluation reports ``params_paper_arch``
-    (the Segmenter model counted at the paper's size); mIoU only on a comparable config.
+    Parameters are counted at the paper's size (512 crops, 150 classes) for every row, trained
+    or not, like Table 1's: from the evaluation's ``params_paper_arch``, or by building the
+    row's Segmenter on the meta device. They are comparable on any config; mIoU only on a
+    comparable one.
     """
+    from ..segmentation import segmenter_params
+
     table = paper_tables["table5"]
     tols = table.get("tolerance", {})
     found = _found(evals, "row")
@@ -142,9 +146,11 @@ def collect_table5(evals: Iterable[Path], paper_tables: Dict[str, Any], config_n
                                  dataset="ade20k", resolution=512, model=(e or {}).get("model") or (row or {}).get("arch")))
         pv = paper_value(row, "params_m") if row is not None else None
         params = (e or {}).get("params_paper_arch")
+        if not params and row is not None and row.get("arch"):
+            params = segmenter_params(row["arch"])
         reproduced = params / 1e6 if params else None
         tol = pv.tolerance() if pv is not None else 0.0
-        records.append(_cell("table5", label, "params_m", "params_m", pv, reproduced, tol, True, cited, e,
+        records.append(_cell("table5", label, "params_m", "params_m", pv, reproduced, tol, True, False, e,
                              config_name, dataset="ade20k", model=(e or {}).get("model") or (row or {}).get("arch")))
     return pd.DataFrame.from_records(records, columns=CELL_COLUMNS)
 
