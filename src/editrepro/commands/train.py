@@ -13,7 +13,6 @@ import json
 import sys
 from pathlib import Path
 
-import yaml
 
 HELP = "train one model on one dataset with a recipe of Table 2"
 
@@ -60,14 +59,15 @@ def _kv(items, what):
 
 
 def build_config(args: argparse.Namespace):
-    from ..training.config import ConfigError, DataConfig, TrainConfig, load_recipe
+    from ..schema import load_yaml
+    from ..training.config import ConfigError, TrainConfig, load_recipe
 
     base = {}
     if args.config:
         path = Path(args.config)
         if not path.is_file():
             raise FileNotFoundError(f"job config {path} does not exist")
-        base = yaml.safe_load(path.read_text()) or {}
+        base = load_yaml(path) or {}   # YAML 1.2 floats, as every config of the project is read
     recipe_overrides = _kv(args.overrides, "--set")
     if args.recipe:
         recipe = load_recipe(args.recipe, recipe_overrides)
@@ -95,7 +95,7 @@ def build_config(args: argparse.Namespace):
     missing += [flag for flag, key in (("--model", "model"), ("--output", "output_dir")) if key not in job]
     if missing:
         raise ConfigError(f"missing {', '.join(missing)}")
-    return TrainConfig(data=DataConfig(**data), recipe=recipe, **job)
+    return TrainConfig.from_dict({**job, "data": data, "recipe": recipe.as_dict()})   # unknown keys named
 
 
 def run(args: argparse.Namespace) -> int:

@@ -118,9 +118,6 @@ class SegRecipe:
                 values[key] = tuple(values[key])
         return cls(**values)
 
-    def drop_path_for(self, model_name: str) -> float:
-        return float(self.drop_path)
-
     def as_dict(self) -> Dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 

@@ -46,7 +46,6 @@ class StepContext:
     rank: int = 0
     world_size: int = 1
     show_progress: bool = True
-    on_update: Optional[Callable[[int], None]] = None  # after each optimizer step (per-iteration schedules)
 
 
 def train_one_epoch(
@@ -111,8 +110,6 @@ def train_one_epoch(
                 torch.nn.utils.clip_grad_norm_(model.parameters(), ctx.clip_grad)
             ctx.optimizer.step()
         ctx.optimizer.zero_grad(set_to_none=True)
-        if ctx.on_update is not None:
-            ctx.on_update(step)
         if ctx.ema is not None:
             ctx.ema.update(model)
         if ctx.device.type == "cuda":

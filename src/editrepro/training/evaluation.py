@@ -9,6 +9,7 @@ from torch.utils.data import DataLoader
 
 from ..fileio import atomic_write_text
 from ..models import load_pretrained
+from ..models.complexity import count_params
 from ..tracking import Tracker
 from .config import SegRecipe, TrainConfig
 from .checkpoint import load_checkpoint
@@ -104,4 +105,4 @@ def _evaluate_segmenter(model, cfg: Dict[str, Any], dataset: str, data_root: str
                                show_progress=True, workers=workers)
     return {"miou_ss": ss["miou"], "miou_ms": ms["miou"], "pixel_acc_ss": ss["pixel_acc"],
             "pixel_acc_ms": ms["pixel_acc"], "classes_present": ss["classes_present"], "n": ss["n"],
-            "params": sum(p.numel() for p in model.parameters()), "params_paper_arch": segmenter_params(cfg["model"])}
+            "params": count_params(model), "params_paper_arch": segmenter_params(cfg["model"])}

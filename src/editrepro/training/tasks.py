@@ -8,6 +8,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 import timm
 import torch
+from timm.utils import ModelEmaV3
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
@@ -43,7 +44,7 @@ class ClassificationTask:
     def model(self, num_classes: int) -> nn.Module:
         cfg = self.cfg
         model = timm.create_model(cfg.model, num_classes=num_classes, img_size=cfg.img_size,
-                                  drop_path_rate=self.recipe.drop_path_for(cfg.model),
+                                  drop_path_rate=self.drop_path_rate,
                                   init_values=self.recipe.layer_scale, **dict(cfg.model_kwargs))
         if cfg.init_checkpoint:
             load_pretrained(model, cfg.init_checkpoint)
@@ -52,9 +53,21 @@ class ClassificationTask:
     def optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         return build_optimizer(model, self.recipe)
 
+    @property
+    def drop_path_rate(self) -> float:
+        return self.recipe.drop_path_for(self.cfg.model)
+
+    def ema(self, model: nn.Module) -> Optional[ModelEmaV3]:
+        return ModelEmaV3(model, decay=self.recipe.ema_decay) if self.recipe.ema else None
+
+    def repeats(self, distributed: bool) -> int:
+        """Repeated augmentation: each image this many times per epoch (DeiT III uses it across devices only)."""
+        return self.recipe.repeated_aug_repeats if (self.recipe.repeated_aug and distributed) else 1
+
     def scheduler(self, optimizer: torch.optim.Optimizer, steps_per_epoch: int):
-        """The schedule and whether it steps every iteration (else every epoch)."""
-        return build_scheduler(optimizer, self.recipe), False
+        """A timm scheduler; the trainer calls ``step(epoch)`` and ``step_update(global step)`` and the one
+        the schedule is not counted in (``t_in_epochs``) does nothing."""
+        return build_scheduler(optimizer, self.recipe)
 
     def criterion(self) -> nn.Module:
         return build_criterion(self.recipe)
@@ -101,8 +114,19 @@ class SegmentationTask:
 
         r, cfg = self.recipe, self.cfg
         return create_segmenter(cfg.model, num_classes, cfg.img_size, pretrained=cfg.init_checkpoint,
-                                decoder_layers=r.decoder_layers, dropout=r.decoder_dropout, drop_path_rate=r.drop_path,
+                                decoder_layers=r.decoder_layers, dropout=r.decoder_dropout,
+                                drop_path_rate=self.drop_path_rate,
                                 backbone_kwargs={"init_values": r.layer_scale, **dict(cfg.model_kwargs)})
+
+    @property
+    def drop_path_rate(self) -> float:
+        return float(self.recipe.drop_path)
+
+    def ema(self, model: nn.Module) -> None:
+        return None
+
+    def repeats(self, distributed: bool) -> int:
+        return 1
 
     def optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         from timm.optim import create_optimizer_v2
@@ -115,7 +139,7 @@ class SegmentationTask:
 
         r = self.recipe
         return PolyLRScheduler(optimizer, t_initial=r.epochs * steps_per_epoch, power=r.poly_power, lr_min=r.min_lr,
-                               t_in_epochs=False), True
+                               t_in_epochs=False)
 
     def criterion(self) -> nn.Module:
         return nn.CrossEntropyLoss(ignore_index=255)

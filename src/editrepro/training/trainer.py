@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
-from timm.utils import ModelEmaV3
 import torch
 import yaml
 from torch import nn
@@ -117,7 +116,7 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
     criterion = task.criterion()
     mixup = task.mixup(num_classes)
     scaler = torch.amp.GradScaler(dist_info.device.type) if amp_dtype == torch.float16 else None
-    ema = ModelEmaV3(model, decay=cfg.recipe.ema_decay) if getattr(cfg.recipe, "ema", False) else None
+    ema = task.ema(model)
 
     # resume from this job's own checkpoint
     pos, history, run_id = _Position(), [], None
@@ -145,14 +144,14 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
         net = DistributedDataParallel(net, device_ids=[dist_info.local_rank] if dist_info.device.type == "cuda" else None)
 
     r = cfg.recipe
-    repeats = r.repeated_aug_repeats if (getattr(r, "repeated_aug", False) and dist_info.distributed) else 1
+    repeats = task.repeats(dist_info.distributed)
     sampler = ResumableSampler(len(train_set), seed=cfg.seed, rank=dist_info.rank, world_size=dist_info.world_size,
                                repeats=repeats)
     steps = sampler.epoch_length() // per_device // accum
     if steps < 1:
         raise ValueError(f"{len(train_set)} training images make no full step of {per_device} x {accum} on "
                          f"{dist_info.world_size} device(s): lower batch_size")
-    scheduler, per_iteration = task.scheduler(optimizer, steps)
+    scheduler = task.scheduler(optimizer, steps)
     workers = cfg.data.num_workers
     loader_kw = dict(num_workers=workers, pin_memory=dist_info.device.type == "cuda",
                      persistent_workers=False, prefetch_factor=4 if workers > 0 else None)
@@ -165,7 +164,7 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
     params = {
         **cfg.as_dict(),
         "derived": {"world_size": dist_info.world_size, "per_device_batch": per_device, "accum_steps": accum,
-                    "drop_path_rate": r.drop_path_for(cfg.model), "num_classes": num_classes,
+                    "drop_path_rate": task.drop_path_rate, "num_classes": num_classes,
                     "params": count_params(model), "repeats": repeats, "train_images": len(train_set),
                     "val_images": len(val_set)},
     }
@@ -197,17 +196,17 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
     try:
         for epoch in range(pos.epoch, r.epochs):
             start_step = pos.step if epoch == pos.epoch else 0
-            if per_iteration:  # the schedule's position is the global step: the same after a resume
-                scheduler.step_update(epoch * steps + start_step)
-                ctx.on_update = lambda step, epoch=epoch: scheduler.step_update(epoch * steps + step + 1)
-            else:
-                scheduler.step(epoch)
+            # timm ignores the call a schedule is not counted in: epochs for cosine, global steps for poly
+            # (the position is the global step, so a resumed run takes up the same schedule)
+            scheduler.step(epoch)
+            scheduler.step_update(epoch * steps + start_step)
             sampler.set_epoch(epoch, start=start_step * per_device * accum)
             loader = DataLoader(SeededDataset(train_set),
                                 batch_sampler=BatchSampler(sampler, per_device, drop_last=True), **loader_kw)
             t0 = time.perf_counter()
 
             def on_step(step: int, m: Dict[str, float], epoch=epoch, steps=steps) -> None:
+                scheduler.step_update(epoch * steps + step + 1)
                 if step % cfg.log_every == 0 or step == steps - 1:
                     tracker.log_metrics({f"train/{k}": v for k, v in m.items()}, step=epoch * steps + step)
 
