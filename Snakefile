@@ -52,6 +52,9 @@ rule all:
     default_target: True
     input:
         rules.report.output,
+        rules.report_table3.output,
+        rules.report_table4.output,
+        rules.report_table5.output,
 
 
 rule reproduce_table3:

@@ -152,7 +152,7 @@ def test_aggregate_and_report_all_through_the_cli(table3_cells, tmp_path):
         pd.DataFrame(rows).to_parquet(tmp_path / f"{table}_jobs.parquet")
     assert main(["report", "--table", "all", "--config", config, "--results", str(tmp_path / "results.parquet"),
                  "--table1-report", str(tmp_path / "table1.md"), "--out", str(tmp_path / "report.md"),
-                 "--jobs", f"{tmp_path / 't3_jobs.parquet'},{tmp_path / 't4_jobs.parquet'}"]) == 0
+                 "--jobs", str(tmp_path / "t3_jobs.parquet"), str(tmp_path / "t4_jobs.parquet")]) == 0
     text = (tmp_path / "report.md").read_text()
     edit_s = [li for li in text.split("### (a)")[1].split("### (b)")[0].splitlines()
               if li.startswith("| EDIT-S") and "224²" in li]

@@ -56,16 +56,14 @@ rule report:
     input:
         results=f"{RESULTS}/results.parquet",
         table1="reports/table1.md",
-        pages=["reports/table3.md", "reports/table4.md", "reports/table5.md"],
         figures=[f"reports/figures/{name}" for name in FIGURES_T3],
         jobs=[f"{RESULTS}/{t}_jobs.parquet" for t in ("table3", "table4", "table5")],
     output:
         report("reports/report.md", caption="../report/report.rst", category="Report"),
     params:
         config=config_json(),
-        jobs=lambda wildcards, input: ",".join(input.jobs),
     log:
         f"{LOGS}/report.log",
     shell:
         "editrepro report --table all --config {params.config} --results {input.results} "
-        "--table1-report {input.table1} --figures {input.figures} --jobs {params.jobs} --out {output} > {log} 2>&1"
+        "--table1-report {input.table1} --figures {input.figures} --jobs {input.jobs} --out {output} > {log} 2>&1"

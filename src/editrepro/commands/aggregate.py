@@ -37,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
             results.to_parquet(tmp, index=False)
         print(f"wrote {args.out} ({len(results)} cells)")
         return 0
+    if not args.jobs_out:
+        raise ValueError(f"--table {args.table} writes the table's jobs too: give --jobs-out")
     cells = COLLECTORS[args.table](args.evals, load_paper_tables(args.paper_tables), config["name"],
                                    bool(config.get("comparable_to_paper", False)))
     jobs = collect_jobs(args.benchmarks, args.runs_root)

@@ -11,7 +11,6 @@
 - ``training_curves``: training loss and validation top-1 per epoch of a table's runs,
   from the tracking store (or the runs' ``log.jsonl`` when it cannot be reached).
 """
-import json
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -198,23 +197,10 @@ def attention_maps(edit, images: torch.Tensor, out: Path, mean: Sequence[float],
 
 
 def _curves_from_mlflow(experiment: str, config_name: str, uri: Optional[str]) -> Dict[str, pd.DataFrame]:
-    from mlflow.tracking import MlflowClient
+    from ..tracking import metric_histories
 
-    from ..tracking import default_tracking_uri
-
-    client = MlflowClient(tracking_uri=uri or default_tracking_uri())
-    exp = client.get_experiment_by_name(experiment)
-    if exp is None:
-        return {}
-    curves = {}
-    runs = client.search_runs([exp.experiment_id], filter_string=f"tags.config = '{config_name}'")
-    for run in runs:
-        series = {}
-        for metric in ("epoch/train_loss", "val/top1"):
-            series[metric] = {m.step: m.value for m in client.get_metric_history(run.info.run_id, metric)}
-        if series["epoch/train_loss"]:
-            curves[run.info.run_name] = pd.DataFrame(series).sort_index()
-    return curves
+    runs = metric_histories(experiment, {"config": config_name}, ("epoch/train_loss", "val/top1"), uri)
+    return {name: pd.DataFrame(series).sort_index() for name, series in runs.items() if series["epoch/train_loss"]}
 
 
 def _curves_from_logs(run_dirs: Iterable[Path]) -> Dict[str, pd.DataFrame]:
@@ -223,10 +209,9 @@ def _curves_from_logs(run_dirs: Iterable[Path]) -> Dict[str, pd.DataFrame]:
         log = d / "log.jsonl"
         if not log.is_file():
             continue
-        rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        rows = pd.read_json(log, lines=True).set_index("epoch")
         curves[f"{d.parent.name}/{d.name}"] = pd.DataFrame(
-            {"epoch/train_loss": [r["train_loss"] for r in rows], "val/top1": [r["val"].get("top1") for r in rows]},
-            index=[r["epoch"] for r in rows])
+            {"epoch/train_loss": rows["train_loss"], "val/top1": rows["val"].map(lambda v: v.get("top1"))})
     return curves
 
 

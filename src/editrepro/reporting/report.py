@@ -11,6 +11,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from .markdown import DEMO_NOTICE, generated_line
+from .results import STATUSES
 from .tables import SECTIONS, TITLES, render_jobs
 
 __all__ = ["one_flop_cell_per_figure", "reproduction_matrix", "render_report", "FIGURES"]
@@ -50,8 +51,7 @@ def one_flop_cell_per_figure(results: pd.DataFrame) -> pd.DataFrame:
 def reproduction_matrix(results: pd.DataFrame) -> pd.DataFrame:
     """Cells per table and status, the statuses as columns (cited and paper-less rows counted apart)."""
     counts = one_flop_cell_per_figure(results).groupby(["table", "status"]).size().unstack(fill_value=0)
-    order = [c for c in ("reproduced", "off", "pending", "not comparable", "cited", "no paper value")
-             if c in counts.columns]
+    order = [c for c in STATUSES if c in counts.columns]
     counts = counts[order]
     counts.loc["all"] = counts.sum()
     return counts
@@ -87,11 +87,7 @@ def render_report(results: pd.DataFrame, config: Dict[str, Any], table1_md: str,
         cells = results[results.table == table]
         if not len(cells):
             continue
-        if table == "table3":    # its top-1 cells, with Table 3's measured Params/FLOPs columns beside them
-            complexity = cells[cells.metric != "top1"]
-            body = SECTIONS[table](cells[cells.metric == "top1"], complexity if len(complexity) else None)
-        else:
-            body = SECTIONS[table](cells)
+        body = SECTIONS[table](cells)
         lines += [f"## {TITLES[table]}", "", _demote(body).strip(), ""]
     if figures:
         lines += ["## Figures", ""]

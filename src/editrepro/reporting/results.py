@@ -25,7 +25,7 @@ CELL_COLUMNS = [
     "paper_value", "reproduced_value", "delta", "tolerance", "status", "run_id", "git_commit", "config_name",
 ]
 
-STATUSES = ("reproduced", "off", "pending", "not comparable", "no paper value", "cited")
+STATUSES = ("reproduced", "off", "pending", "not comparable", "cited", "no paper value")
 
 
 def cell_status(paper: Optional[float], reproduced: Optional[float], tolerance: float, comparable: bool,

@@ -22,11 +22,9 @@ def matrix_counts(cells: pd.DataFrame) -> Dict[str, int]:
     return {k: int(counts.get(k, 0)) for k in ("reproduced", "off", "pending", "not comparable")}
 
 
-def _complexity(table1: Optional[pd.DataFrame], row: str, res: int, column: str, convention: str = ""):
-    if table1 is None:
-        return None
-    sel = table1[(table1.table == "table3") & (table1.row == row) & (table1.resolution == res)
-                 & (table1.column == column) & (table1.convention == convention)]
+def _complexity(measured: pd.DataFrame, row: str, res: int, column: str, convention: str = ""):
+    sel = measured[(measured.table == "table3") & (measured.row == row) & (measured.resolution == res)
+                   & (measured.column == column) & (measured.convention == convention)]
     return sel.iloc[0] if len(sel) else None
 
 
@@ -56,15 +54,18 @@ def _counts_line(cells: pd.DataFrame, unit: str) -> str:
             f"{counts['pending']} pending{demo}. Tolerance: ±{cells['tolerance'].max():.1f} {unit}.")
 
 
-def table3_sections(cells: pd.DataFrame, table1: Optional[pd.DataFrame] = None) -> str:
+def table3_sections(cells: pd.DataFrame) -> str:
+    """Top-1 cells, with the measured Params/FLOPs cells of Table 3 (from Table 1's results) as columns."""
+    measured = cells[cells.metric != "top1"]
+    cells = cells[cells.metric == "top1"]
     lines = [_counts_line(cells, "top-1 points"), ""]
     for half, title in HALVES.items():
         part = cells[cells.half == half]
         rows = []
         for c in part.itertuples():
-            params = _complexity(table1, c.row, c.resolution, "params_m")
-            flops = _complexity(table1, c.row, c.resolution, "gmacs", "all")
-            flops_x = _complexity(table1, c.row, c.resolution, "gmacs", "no_attn")
+            params = _complexity(measured, c.row, c.resolution, "params_m")
+            flops = _complexity(measured, c.row, c.resolution, "gmacs", "all")
+            flops_x = _complexity(measured, c.row, c.resolution, "gmacs", "no_attn")
             rows.append([
                 c.row, f"{c.resolution}²",
                 fmt(params.reproduced_value, 1) if params is not None else "–",
@@ -143,6 +144,10 @@ def render_page(table: str, cells: pd.DataFrame, config: Dict[str, Any], table1:
     lines = [f"# {TITLES[table]}", "", generated_line(f"snakemake reproduce_{table}", commit, name), ""]
     if not config.get("comparable_to_paper", False):
         lines += [DEMO_NOTICE.format(config=name), ""]
-    body = SECTIONS[table](cells, table1) if table == "table3" else SECTIONS[table](cells)
+    if table1 is not None:   # Table 1's measured cells join the table's own, as in the combined results
+        from .results import combine, table1_cells
+
+        cells = combine([cells, table1_cells(table1, name)])
+    body = SECTIONS[table](cells[cells.table == table])
     lines += [body, "## Compute", "", render_jobs(jobs), ""]
     return "\n".join(lines)

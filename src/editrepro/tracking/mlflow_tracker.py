@@ -20,11 +20,11 @@ import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from ..provenance import project_root
 
-__all__ = ["Tracker", "default_tracking_uri", "ensure_store", "flatten"]
+__all__ = ["Tracker", "default_tracking_uri", "ensure_store", "flatten", "metric_histories"]
 
 _logger = logging.getLogger(__name__)
 
@@ -243,3 +243,18 @@ class Tracker:
             return
         self.flush()
         self._call(lambda: self.client.set_terminated(self.run_id, status=status))
+
+
+def metric_histories(experiment: str, tags: Mapping[str, str], metrics: Sequence[str],
+                     uri: Optional[str] = None) -> Dict[str, Dict[str, Dict[int, float]]]:
+    """``{run name: {metric: {step: value}}}`` of an experiment's runs whose tags match ``tags``."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri or default_tracking_uri())
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        return {}
+    where = " and ".join(f"tags.{k} = '{v}'" for k, v in tags.items())
+    return {run.info.run_name: {m: {x.step: x.value for x in client.get_metric_history(run.info.run_id, m)}
+                                for m in metrics}
+            for run in client.search_runs([exp.experiment_id], filter_string=where)}
