@@ -61,7 +61,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from ..fileio import atomic_path
+from ..fileio import atomic_write_text
 from .synthetic import class_style, render_image, render_scene
 
 __all__ = ["DemoSizes", "generate_demo_data", "demo_roots", "ade20k_demo_ids", "DEMO_VERSION"]
@@ -428,9 +428,7 @@ def generate_demo_data(root: str | Path, seed: int = 0, *, force: bool = False,
         t = time.perf_counter()
         _publish(root, folder, lambda out, write=write: write(out, seed, sizes))
         log.debug("demo %s written in %.2f s", name, time.perf_counter() - t)
-    with atomic_path(marker) as tmp:
-        tmp.write_text(json.dumps(opts, indent=2, sort_keys=True) + "\n")
-        tmp.chmod(0o644)
+    atomic_write_text(marker, json.dumps(opts, indent=2, sort_keys=True) + "\n")
     log.info("demo data written to %s in %.1f s", root, time.perf_counter() - t0)
     return roots
 

@@ -50,7 +50,8 @@ def _to_tensors(image: Image.Image, mask: Image.Image) -> tuple[torch.Tensor, to
     """(3, H, W) float image in 0..255 and (H, W) int64 mask."""
     if image.size != mask.size:
         raise ValueError(f"image is {image.size} but mask is {mask.size} (width, height)")
-    img = torch.from_numpy(np.array(image.convert("RGB"), dtype=np.float32)).permute(2, 0, 1)
+    rgb = image if image.mode == "RGB" else image.convert("RGB")   # convert() copies even when it need not
+    img = torch.from_numpy(np.array(rgb, dtype=np.float32)).permute(2, 0, 1)
     return img, torch.from_numpy(np.array(mask, dtype=np.int64))
 
 

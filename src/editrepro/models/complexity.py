@@ -59,7 +59,8 @@ def count_params(model: nn.Module) -> int:
 
 def measure(model: nn.Module, img_size: Tuple[int, int], name: str = "") -> Complexity:
     """Parameters and GMACs (both conventions) of a built model for one image of ``img_size``."""
-    x = torch.empty(1, 3, *img_size, device=next(model.parameters()).device)
+    in_chans = getattr(model, "in_chans", None) or getattr(getattr(model, "backbone", None), "in_chans", 3)
+    x = torch.empty(1, in_chans, *img_size, device=next(model.parameters()).device)
     counter = FlopCounterMode(display=False, custom_mapping={aten.native_layer_norm: _layer_norm_flops})
     with counter:
         model(x)
