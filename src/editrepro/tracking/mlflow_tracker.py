@@ -61,8 +61,8 @@ def ensure_store(uri: str) -> None:
         return
     from mlflow.tracking import MlflowClient
 
-    if _has_schema(db):
-        return
+    # Always under the lock: alembic records a version at its first migration, so a store another
+    # process is still creating already looks finished from outside (and a second migration breaks it).
     with _file_lock(db.with_name(db.name + ".lock")):
         if not _has_schema(db):
             MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
