@@ -22,6 +22,7 @@ COMMANDS = {
     "aggregate": "aggregate",
     "report": "report",
     "figures": "figures",
+    "attention-saturation": "attention_saturation",
     "tracking-init": "tracking_init",
     "cost": "cost",
 }

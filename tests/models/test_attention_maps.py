@@ -69,6 +69,21 @@ def test_no_hook_survives_the_capture():
 
 
 def test_a_model_without_attention_is_refused():
-    with pytest.raises(ValueError, match="no timm Attention"):
+    with pytest.raises(ValueError, match="no attention module this package reads maps from"):
         with capture_attention(torch.nn.Linear(2, 2)):
             pass
+
+
+def test_layer_similarity_against_hand_computed_values():
+    from editrepro.models import layer_similarity
+
+    a = torch.tensor([[[[1.0, 0.0], [0.0, 1.0]]]])                  # (B=1, heads=1, 2, 2)
+    b = torch.tensor([[[[0.5, 0.5], [0.5, 0.5]]]])
+    c = torch.tensor([[[[1.0, 0.0], [1.0, 0.0]]]])
+    # cos(a, b) = 1 / (sqrt(2) * 1) ; cos(b, c) = 1 / (1 * sqrt(2)); two heads averaged, a pyramid's boundary: NaN
+    sims = layer_similarity([a, b, c, torch.ones(1, 1, 4, 2)])
+    assert sims[:2] == pytest.approx([2 ** -0.5, 2 ** -0.5]) and sims[2] != sims[2]
+    two_heads = layer_similarity([torch.cat([a, a], 1), torch.cat([a, b], 1)])
+    assert two_heads == pytest.approx([(1 + 2 ** -0.5) / 2])
+    two_images = layer_similarity([torch.cat([a, c]), torch.cat([a, a])])     # cos(c, a) = 1 / 2
+    assert two_images == pytest.approx([(1 + 0.5) / 2])

@@ -26,7 +26,7 @@ def paper_forward(model: EDIT, x: torch.Tensor) -> torch.Tensor:
     return model.head(model.norm(c)[:, 0])
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", [n for n in list_models() if not n.startswith("lavit_")])   # LaViT: test_lavit.py
 def test_forward_backward_every_variant(name):
     model = timm.create_model(name, drop_path_rate=0.1, **SMALL)
     x = torch.randn(2, 3, 32, 32)

@@ -117,7 +117,7 @@ def test_reproduction_matrix_counts_and_the_report(table3_cells, tmp_path):
     assert m.loc["all", "pending"] == 12 + 9
     text = render_report(results, {"name": "paper", "comparable_to_paper": True}, "# Table 1 x\n\n## Table 1: y\n",
                          {"fig4_top1_vs_flops.png": "figures/fig4_top1_vs_flops.png"}, commit="abc")
-    assert text.startswith("# EDIT against DeiT III: reproduction report")
+    assert text.startswith("# EDIT against DeiT III, LaViT against PVTv2: reproduction report")
     assert "## Reproduction matrix" in text and "### Table 1: y" in text and "## Table 4" in text
     assert "![Fig. 4: top-1 against FLOPs" in text and "(figures/fig4_top1_vs_flops.png)" in text
     assert "FLOPs** are multiply-accumulates" in text and "## Table 5" not in text

@@ -11,7 +11,7 @@ def test_dry_run_of_the_demo(workflow):
     assert r.returncode == 0, r.stderr
     stats = job_stats(r.stdout + r.stderr)
     assert stats == {"demo_data": 1, "table1": 1, "clean_in21k": 1, "pretrain_in1k": 2, "evaluate": 6,
-                     "pretrain_in21k": 2, "finetune_in21k": 4, "aggregate_table3": 1, "report_table3": 1,
+                     "pretrain_in21k": 2, "finetune_in21k": 4, "aggregate_table": 1, "report_table": 1,
                      "figures_table3": 1, "reproduce_table3": 1, "total": 21}
 
 
@@ -22,11 +22,15 @@ def test_each_table_pulls_only_the_jobs_it_needs(workflow):
         return job_stats(r.stdout + r.stderr)
 
     t4 = planned("reproduce_table4")
-    assert t4 == {"demo_data": 1, "pretrain_in1k": 2, "transfer": 10, "evaluate_transfer": 10, "aggregate_table4": 1,
-                  "report_table4": 1, "reproduce_table4": 1, "total": 26}
+    assert t4 == {"demo_data": 1, "pretrain_in1k": 2, "transfer": 10, "evaluate_transfer": 10, "aggregate_table": 1,
+                  "report_table": 1, "reproduce_table4": 1, "total": 26}
     t5 = planned("reproduce_table5")
-    assert t5 == {"demo_data": 1, "pretrain_in1k": 2, "segment": 2, "evaluate_segment": 2, "aggregate_table5": 1,
-                  "report_table5": 1, "reproduce_table5": 1, "total": 10}
+    assert t5 == {"demo_data": 1, "pretrain_in1k": 2, "segment": 2, "evaluate_segment": 2, "aggregate_table": 1,
+                  "report_table": 1, "reproduce_table5": 1, "total": 10}
+    # LaViT and PVTv2 from scratch; the saturation figure also reads Table 3's EDIT and DeiT III
+    lavit = planned("reproduce_lavit")
+    assert lavit == {"demo_data": 1, "train_lavit": 2, "evaluate": 2, "pretrain_in1k": 2, "figures_lavit": 1,
+                     "aggregate_table": 1, "report_table": 1, "reproduce_lavit": 1, "total": 11}
     t1 = planned("reproduce_table1")
     assert t1 == {"table1": 1, "reproduce_table1": 1, "total": 2}
 
@@ -39,7 +43,8 @@ def test_dry_run_of_the_paper_matrix_without_its_data(workflow):
     stats = job_stats(r.stdout + r.stderr)
     # Table 3: six IN-1k models at 224, four IN-21k models pretrained then fine-tuned at 224 and 384
     assert stats["pretrain_in1k"] == 6 and stats["pretrain_in21k"] == 4 and stats["finetune_in21k"] == 8
-    assert stats["evaluate"] == 6 + 8 and stats["clean_in21k"] == 1
+    assert stats["evaluate"] == 6 + 8 + 6 and stats["clean_in21k"] == 1
+    assert stats["train_lavit"] == 6 and stats["figures_lavit"] == 1 and stats["aggregate_table"] == 4
     assert stats["transfer"] == 2 * 5 and stats["segment"] == 4 and stats["report"] == 1
     assert "demo_data" not in stats                       # --configfile replaces the demo, it is not merged in
     out = r.stdout + r.stderr
@@ -119,7 +124,7 @@ def test_changing_a_recipe_value_reruns_only_its_dependants(workflow):
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
-TRAINING = {"pretrain_in1k", "pretrain_in21k", "finetune_384", "finetune_in21k", "transfer", "segment"}
+TRAINING = {"pretrain_in1k", "pretrain_in21k", "finetune_384", "finetune_in21k", "transfer", "segment", "train_lavit"}
 EVALUATION = {"evaluate", "evaluate_transfer", "evaluate_segment"}
 
 

@@ -23,6 +23,7 @@ wildcard_constraints:
     model=MODEL_LABEL,
     res=r"224|384|512",
     dataset=r"cifar10|cifar100|flowers102|dtd|caltech256",
+    table=r"table3|table4|table5|lavit",
 
 
 # Each training stage: the recipe it uses and the dataset it reads.
@@ -33,6 +34,7 @@ STAGES = {
     "finetune_in21k": dict(recipe="finetune_in1k_from_in21k", dataset="imagenet1k"),
     "transfer": dict(recipe="transfer", dataset=None),
     "segment": dict(recipe="segment", dataset="ade20k"),
+    "lavit_in1k": dict(recipe="lavit_in1k", dataset="imagenet1k"),
 }
 
 
@@ -144,8 +146,36 @@ def table4_runs():
     return [(f"transfer_{d}", m) for m in t4["models"] for d in t4["datasets"]]
 
 
+LAVIT = config["tables"]["lavit"]
+LAVIT_STRIDE = 32   # the last stage of LaViT's (and PVTv2's) pyramid
+
+
+def lavit_pixels():
+    """What LaViT's table trains at: its own `pixels`, else the 224 stand-in; a multiple of the pyramid's stride."""
+    px = LAVIT.get("pixels") or pixels(224)
+    if px % LAVIT_STRIDE:
+        lower, upper = max(LAVIT_STRIDE, px // LAVIT_STRIDE * LAVIT_STRIDE), (px // LAVIT_STRIDE + 1) * LAVIT_STRIDE
+        raise ValueError(f"tables.lavit trains at {px} px (resolutions['224'], tables.lavit.pixels unset), which "
+                         f"LaViT's pyramid cannot divide by its stride {LAVIT_STRIDE}: set tables.lavit.pixels to "
+                         f"{lower} or {upper}")
+    return px
+
+
+def lavit_runs():
+    """(run folder, model) of every LaViT-table cell: each model trained from scratch with LaViT's recipe."""
+    if LAVIT["models"] and "lavit_in1k" not in config["recipes"]:
+        raise ValueError("tables.lavit names models but recipes has no 'lavit_in1k' (e.g. {preset: lavit_in1k})")
+    if LAVIT["models"]:
+        lavit_pixels()
+    return [("lavit_224", m) for m in LAVIT["models"]]
+
+
+def lavit_evals():
+    return [f"{EVALS}/{run}/{model}.json" for run, model in lavit_runs()]
+
+
 def all_models_used():
-    used = set(T3["in1k"]["models"]) | set(T3["in21k"]["models"])
+    used = set(T3["in1k"]["models"]) | set(T3["in21k"]["models"]) | set(LAVIT["models"])
     used |= set(config["tables"]["table4"]["models"]) | set(config["tables"]["table5"]["models"])
     unknown = sorted(used - set(config["models"]))
     if unknown:
@@ -184,6 +214,9 @@ def training_plan():
     for model in config["tables"]["table5"]["models"]:
         add("in1k_224", "pretrain_in1k", model, 224)
         add("ade20k", "segment", model, 512)
+    for run, model in lavit_runs():
+        add(run, "lavit_in1k", model, 224)
+        jobs[f"{run}/{model}"]["img_size"] = lavit_pixels()
     return list(jobs.values())
 
 
@@ -207,6 +240,8 @@ def in21k_source_args():
 
 def eval_tags(wildcards):
     stage, res = wildcards.run.rsplit("_", 1)
+    if stage == "lavit":
+        return tags(table="lavit", row=wildcards.model, resolution=res, stage=wildcards.run, config=NAME)
     half = {"in1k": "a", "in21k": "b"}[stage]
     return tags(table="table3", half=half, row=wildcards.model, resolution=res, stage=wildcards.run, config=NAME)
 
@@ -275,3 +310,65 @@ def table4_evals():
 
 def table5_evals():
     return [f"{EVALS}/ade20k/{model}.json" for model in config["tables"]["table5"]["models"]]
+
+
+def lavit_benchmarks():
+    """Benchmark files of the LaViT table's jobs: its trainings and evaluations."""
+    runs = lavit_runs()
+    files = [f"{LOGS}/benchmarks/{kind}/{run}/{model}.tsv" for run, model in runs for kind in ("runs", "eval")]
+    if config["data"]["generate_demo"] and runs:
+        files.append(f"{LOGS}/benchmarks/data/demo_data.tsv")
+    return sorted(set(files))
+
+
+# -- one aggregate and one report rule for every table: what each table is made of ----------
+TABLES = {
+    "table3": dict(evals=table3_evals, benchmarks=table3_benchmarks),
+    "table4": dict(evals=table4_evals, benchmarks=table4_benchmarks),
+    "table5": dict(evals=table5_evals, benchmarks=table5_benchmarks),
+    "lavit": dict(evals=lavit_evals, benchmarks=lavit_benchmarks),
+}
+
+
+def table_evals(wildcards):
+    return TABLES[wildcards.table]["evals"]()
+
+
+def table_benchmarks(wildcards):
+    # read if present, not inputs: deleting logs/ must not re-run jobs
+    return " ".join(TABLES[wildcards.table]["benchmarks"]())
+
+
+def saturation_models():
+    """(label, run folder, model) of the attention-saturation figure: the first LaViT and PVTv2 of LaViT's
+    table and, when Table 3 trains them, the EDIT and DeiT III of its attention figures."""
+    def arch(m):
+        return config["models"][m]["arch"]
+
+    chosen = []
+    for family, prefix in (("LaViT", "lavit_"), ("PVTv2", "pvt_v2")):
+        model = next((m for _, m in lavit_runs() if arch(m).startswith(prefix)), None)
+        if model:
+            chosen.append((family, "lavit_224", model))
+    if chosen and attention_pair():
+        run, edit, deit3 = attention_pair()
+        chosen = [("DeiT III", run, deit3), ("EDIT", run, edit)] + chosen
+    return chosen
+
+
+SATURATION_FIGURE = "reports/figures/lavit_attention_saturation.png"
+
+
+def report_inputs(wildcards):
+    """A table page's inputs: its cells and jobs, plus Table 1's counts (Table 3) or its figure (LaViT)."""
+    inputs = dict(cells=f"{RESULTS}/{wildcards.table}.parquet", jobs=f"{RESULTS}/{wildcards.table}_jobs.parquet")
+    if wildcards.table == "table3":
+        inputs["table1"] = "results/table1.parquet"
+    if wildcards.table == "lavit" and saturation_models():
+        inputs["figures"] = SATURATION_FIGURE
+    return inputs
+
+
+def report_extra_args(wildcards, input):
+    args = f"--table1 {input.table1}" if "table1" in input.keys() else ""
+    return args + (f" --figures {input.figures}" if "figures" in input.keys() else "")

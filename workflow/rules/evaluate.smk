@@ -1,5 +1,6 @@
-# Evaluation of a finished run on ImageNet-1k val: top-1 / top-5 at the run's resolution,
-# crop ratio 1.0. The JSON carries the cell it fills (table, half, row, resolution).
+# Evaluation of a finished run on ImageNet-1k val: top-1 / top-5 at the run's resolution and
+# its recipe's crop ratio (1.0 for Table 3, 0.875 for LaViT's). The JSON carries the cell it
+# fills (table, half, row, resolution).
 
 
 rule evaluate:
@@ -13,7 +14,7 @@ rule evaluate:
         tags=eval_tags,
         workers=config["compute"]["workers"],
     wildcard_constraints:
-        run=r"in1k_(224|384)|in21k_(224|384)",
+        run=r"in1k_(224|384)|in21k_(224|384)|lavit_224",
     resources:
         gpu=0,
         slurm_partition=cluster_resource("partition"),

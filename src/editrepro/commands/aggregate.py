@@ -5,7 +5,7 @@ HELP = "gather a table's evaluations and job benchmarks into results parquet"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--table", required=True, choices=["table3", "table4", "table5", "all"],
+    p.add_argument("--table", required=True, choices=["table3", "table4", "table5", "lavit", "all"],
                    help="one table's cells from its evaluations, or 'all': the tables' cells combined")
     p.add_argument("--parts", nargs="*", default=[], help="with --table all: the tables' cells parquets")
     p.add_argument("--table1", help="with --table all: results/table1.parquet")

@@ -5,14 +5,14 @@ HELP = "render a table's results as markdown"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--table", required=True, choices=["table3", "table4", "table5", "all"],
+    p.add_argument("--table", required=True, choices=["table3", "table4", "table5", "lavit", "all"],
                    help="one table's page, or 'all': reports/report.md from the combined results")
     p.add_argument("--config", required=True, help="the workflow config as JSON")
     p.add_argument("--results", required=True, help="cells parquet from editrepro aggregate")
     p.add_argument("--jobs", nargs="*", default=[], help="jobs parquets from editrepro aggregate")
     p.add_argument("--table1", help="results/table1.parquet (measured params and FLOPs)")
     p.add_argument("--table1-report", help="with --table all: reports/table1.md, embedded as a section")
-    p.add_argument("--figures", nargs="*", default=[], help="with --table all: PNGs to show")
+    p.add_argument("--figures", nargs="*", default=[], help="PNGs to show (paths as given, linked relative to --out)")
     p.add_argument("--out", required=True)
 
 
@@ -30,14 +30,13 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs:    # the tables share jobs (Tables 4 and 5 start from Table 3's pretraining): each once
         jobs = pd.concat([pd.read_parquet(j) for j in args.jobs], ignore_index=True)
         jobs = jobs.drop_duplicates("benchmark", ignore_index=True)
-    if args.table == "all":
-        import os
-        from pathlib import Path
+    import os
+    from pathlib import Path
 
+    figures = {Path(f).name: os.path.relpath(f, Path(args.out).parent) for f in args.figures}
+    if args.table == "all":
         from ..reporting.report import render_report
 
-        out_dir = Path(args.out).parent
-        figures = {Path(f).name: os.path.relpath(f, out_dir) for f in args.figures}
         text = render_report(cells, json.loads(args.config), Path(args.table1_report).read_text(), figures,
                              jobs=jobs, commit=git_commit())
         atomic_write_text(args.out, text)
@@ -45,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     text = render_page(args.table, cells, json.loads(args.config),
                        table1=pd.read_parquet(args.table1) if args.table1 else None,
-                       jobs=jobs, commit=git_commit())
+                       jobs=jobs, commit=git_commit(), figures=figures)
     atomic_write_text(args.out, text)
     print(f"wrote {args.out}")
     return 0

@@ -21,6 +21,8 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
+from PIL import Image
+from timm.data import auto_augment as _timm_aa
 from timm.data.auto_augment import auto_augment_transform, rand_augment_transform
 from timm.data.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.data.random_erasing import RandomErasing
@@ -34,6 +36,27 @@ __all__ = [
 ]
 
 CROPS = ("src", "rrc")
+
+
+def _posterize(img: Image.Image, bits_to_keep: int, **_) -> Image.Image:
+    """timm's posterize op as Pillow before 13 computed it: keeping 0 bits gives a black image.
+
+    timm's RandAugment (``rand-m9-mstd0.5-inc1``: ``PosterizeIncreasing`` keeps ``4 - int(m / 10 * 4)``
+    bits) asks for 0 bits at magnitude 10, which Pillow 13's ``ImageOps.posterize`` refuses ("bits
+    must be between or equal to 1 and 8") and which stopped every RandAugment job at its first such draw.
+    """
+    if bits_to_keep >= 8:
+        return img
+    if bits_to_keep <= 0:
+        return Image.new(img.mode, img.size)
+    from PIL import ImageOps
+
+    return ImageOps.posterize(img, bits_to_keep)
+
+
+for _name in ("Posterize", "PosterizeIncreasing", "PosterizeOriginal"):
+    if _timm_aa.NAME_TO_OP.get(_name) is _timm_aa.posterize:
+        _timm_aa.NAME_TO_OP[_name] = _posterize
 
 
 def build_train_transform(

@@ -1,35 +1,53 @@
-"""Models of the paper, registered with timm on import.
+"""Models of both papers, registered with timm on import.
 
-``import editrepro`` makes ``timm.create_model("edit_small_patch16_224")`` work; the
-DeiT III baselines with reference settings are ``deit3_ref_*``.
+``import editrepro`` makes ``timm.create_model("edit_small_patch16_224")`` and
+``timm.create_model("lavit_small_224")`` work; the DeiT III baselines with reference settings
+are ``deit3_ref_*``, LaViT's baselines timm's own ``pvt_v2_b*``.
 """
 import difflib
-from typing import List
+from typing import List, Optional
 
 import timm
 from torch import nn
 
-from . import deit3, edit
-from .attention_maps import AttentionMaps, capture_attention
+from . import deit3, edit, lavit
+from .attention_maps import AttentionMaps, capture_attention, layer_similarity
 from .deit3 import DeiT3
 from .edit import EDIT, ClsDecoder
+from .families import model_family, model_size
+from .lavit import LaViT
 from .weights import checkpoint_filter_fn, load_pretrained
 
 __all__ = [
-    "EDIT", "ClsDecoder", "DeiT3", "AttentionMaps", "capture_attention", "checkpoint_filter_fn",
-    "load_pretrained", "create_model", "list_models",
+    "EDIT", "ClsDecoder", "DeiT3", "LaViT", "AttentionMaps", "capture_attention", "checkpoint_filter_fn",
+    "load_pretrained", "create_model", "list_models", "takes_img_size", "model_family", "model_size",
+    "layer_similarity",
 ]
 
 
 def list_models() -> List[str]:
-    """Names this package registers: EDIT and the DeiT III reference baselines."""
-    return sorted(timm.list_models("edit_*") + timm.list_models("deit3_ref_*"))
+    """Names this package registers: EDIT, the DeiT III reference baselines and LaViT."""
+    return sorted(timm.list_models("edit_*") + timm.list_models("deit3_ref_*") + timm.list_models("lavit_*"))
 
 
-def create_model(name: str, **kwargs) -> nn.Module:
-    """``timm.create_model`` with a clear error naming the closest known models."""
+def takes_img_size(name: str) -> bool:
+    """Whether a model is built for one input size (ViTs, LaViT) rather than any (PVTv2, CNNs)."""
+    return bool(timm.get_pretrained_cfg(name).fixed_input_size)
+
+
+def create_model(name: str, img_size: Optional[int] = None, **kwargs) -> nn.Module:
+    """``timm.create_model`` with clear errors (close names of an unknown model, an argument it does
+    not take); ``img_size`` goes only to models built for one input size."""
     if not timm.is_model(name):
         close = difflib.get_close_matches(name, timm.list_models(), n=5, cutoff=0.6)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise ValueError(f"unknown model {name!r}.{hint} This package registers: {', '.join(list_models())}")
-    return timm.create_model(name, **kwargs)
+    if img_size is not None and takes_img_size(name):
+        kwargs["img_size"] = img_size
+    try:
+        return timm.create_model(name, **kwargs)
+    except TypeError as e:
+        if "unexpected keyword argument" not in str(e):
+            raise
+        raise ValueError(f"model {name!r} does not take the argument {str(e).rsplit(' ', 1)[-1]} "
+                         f"(given: {', '.join(sorted(kwargs))})") from None

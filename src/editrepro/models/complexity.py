@@ -6,8 +6,9 @@ reports them: multiply-accumulates of matmuls and convolutions, plus 5 per eleme
 affine LayerNorm (4 without affine), nothing for activations, softmax or additions.
 
 Two figures per model: ``gmacs`` counts everything the model computes; ``gmacs_no_attn``
-leaves out the encoder's attention matmuls (``q k^T`` and ``attn v``), as a count of a
-fused attention kernel would. The paper's 384 px rows only match the second (NOTES.md 1).
+leaves out the encoder's attention matmuls (``q k^T`` and ``attn v``; in LaViT's Less-Attention
+layers, the transforms of the attention and ``attn v``), as a count of a fused attention kernel
+would. The paper's 384 px rows only match the second (NOTES.md 1).
 """
 from dataclasses import asdict, dataclass
 from typing import Dict, Optional, Tuple
@@ -48,6 +49,14 @@ def _layer_norm_flops(input_shape, normalized_shape, weight_shape=None, bias_sha
     return 2 * numel * (5 if weight_shape is not None else 4)
 
 
+def _attention_modules():
+    """Modules whose batched matmuls are attention maps: ViT attention, PVTv2's and LaViT's."""
+    from timm.models.pvt_v2 import Attention as PvtAttention
+
+    from .lavit_layers import LessAttention
+    return (Attention, PvtAttention, LessAttention)
+
+
 def _is_attention_matmul(op) -> bool:
     name = str(op)
     return name.startswith("aten.bmm") or "scaled_dot_product" in name or "attention" in name
@@ -67,8 +76,9 @@ def measure(model: nn.Module, img_size: Tuple[int, int], name: str = "") -> Comp
     counts = counter.get_flop_counts()
     prefix = type(model).__name__
     attention = 0
+    kinds = _attention_modules()
     for fqn, module in model.named_modules():
-        if isinstance(module, Attention):
+        if isinstance(module, kinds):
             ops = counts.get(f"{prefix}.{fqn}", {})
             attention += sum(v for op, v in ops.items() if _is_attention_matmul(op))
     total = counter.get_total_flops()
@@ -77,9 +87,11 @@ def measure(model: nn.Module, img_size: Tuple[int, int], name: str = "") -> Comp
 
 
 def count_complexity(model_name: str, img_size: Optional[int] = None, **kwargs) -> Complexity:
-    """Build ``model_name`` on the meta device and count its parameters and GMACs for one image."""
-    if img_size is not None:
-        kwargs["img_size"] = img_size
+    """Build ``model_name`` on the meta device and count its parameters and GMACs for one image
+    (of ``img_size``, or the size the model is built for)."""
+    from . import create_model
+
     with torch.device("meta"):
-        model = timm.create_model(model_name, **kwargs).eval()
-    return measure(model, tuple(model.patch_embed.img_size), model_name)
+        model = create_model(model_name, img_size=img_size, **kwargs).eval()
+    size = img_size or model.pretrained_cfg["input_size"][-1]
+    return measure(model, (size, size), model_name)

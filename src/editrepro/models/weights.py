@@ -2,7 +2,8 @@
 
 A checkpoint trained at 224 px loads into a 384 px model by resampling the patch position
 embeddings bicubically without antialiasing, as the DeiT III reference does when it
-fine-tunes at 384 (``F.interpolate(..., mode='bicubic', align_corners=False)``). A
+fine-tunes at 384 (``F.interpolate(..., mode='bicubic', align_corners=False)``), and LaViT's
+attention transforms (maps over a token grid) the same way (``lavit_layers.resample_transform``). A
 classifier head whose shape differs from the model's (21k -> 1k, 1k -> CIFAR) is dropped
 so the model keeps its freshly initialised head; a backbone built without a classifier
 (``num_classes=0``, as Segmenter builds it) drops it altogether.
@@ -58,6 +59,10 @@ def checkpoint_filter_fn(state_dict: Mapping[str, Any], model: nn.Module) -> Sta
                 interpolation="bicubic",
                 antialias=False,
             )
+        elif k.endswith((".theta.delta", ".psi.delta")) and k in target and v.shape != target[k].shape:
+            from .lavit_layers import resample_transform
+
+            v = resample_transform(v, target[k].shape[-1])
         elif k.startswith("head.") and (k not in target or v.shape != target[k].shape):
             _logger.info("Dropping %s %s: the model's head is %s", k, tuple(v.shape),
                          tuple(target[k].shape) if k in target else "absent (a backbone)")
@@ -72,18 +77,27 @@ def load_pretrained(model: nn.Module, checkpoint: Union[str, Path, Mapping[str, 
     With ``strict`` every weight except a dropped head must match; the return value is
     torch's ``(missing_keys, unexpected_keys)``.
     """
+    checkpoint_path = None
     if not isinstance(checkpoint, Mapping):
-        path = Path(checkpoint)
+        path = checkpoint_path = Path(checkpoint)
         if not path.is_file():
             raise FileNotFoundError(f"checkpoint {path} does not exist")
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    source = f"checkpoint {checkpoint_path}" if checkpoint_path else "the checkpoint"
     state_dict = checkpoint_filter_fn(checkpoint, model)
-    head_keys = {k for k in model.state_dict() if k.startswith("head.")}
+    own = model.state_dict()
+    shared = [k for k in state_dict if k in own]
+    if len(shared) < len(own) / 2:
+        arch = (checkpoint.get("config") or {}).get("model") if isinstance(checkpoint.get("config"), Mapping) else None
+        raise ValueError(
+            f"{source} does not hold a {type(model).__name__}: it shares {len(shared)} of the model's {len(own)} "
+            f"weights" + (f" (it was trained as {arch!r})" if arch else "") + "; give a checkpoint of the same family")
+    head_keys = {k for k in own if k.startswith("head.")}
     result = model.load_state_dict(state_dict, strict=False)
     missing = [k for k in result.missing_keys if k not in head_keys]
     if strict and (missing or result.unexpected_keys):
         raise RuntimeError(
-            f"checkpoint does not fit {type(model).__name__}: missing {missing}, "
+            f"{source} does not fit {type(model).__name__}: missing {missing}, "
             f"unexpected {result.unexpected_keys}"
         )
     return result

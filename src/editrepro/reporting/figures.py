@@ -10,6 +10,8 @@
   images, one panel per layer.
 - ``training_curves``: training loss and validation top-1 per epoch of a table's runs,
   from the tracking store (or the runs' ``log.jsonl`` when it cannot be reached).
+- ``attention_saturation``: LaViT's Fig. 3. For each layer, the similarity of its attention maps
+  with the previous layer's (``layer_similarity``), for any models with attention maps.
 """
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
@@ -24,12 +26,12 @@ import torch  # noqa: E402
 from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
 
 from ..fileio import atomic_path  # noqa: E402
-from ..models import capture_attention  # noqa: E402
+from ..models import capture_attention, layer_similarity  # noqa: E402
 
 __all__ = ["sample_images", "attention_sink_stats", "attention_sink", "top1_vs_flops", "attention_maps",
-           "training_curves"]
+           "training_curves", "saturation_stats", "attention_saturation"]
 
-COLORS = {"EDIT": "tab:red", "DeiT3": "tab:blue"}
+COLORS = {"EDIT": "tab:red", "DeiT3": "tab:blue", "LaViT": "tab:green", "PVTv2": "tab:purple"}
 
 
 def _save(fig, path: Path) -> Path:
@@ -236,4 +238,42 @@ def training_curves(out: Path, experiment: str, config_name: str, run_dirs: Iter
         if curves:
             ax.legend(fontsize=7)
     fig.suptitle((note + " " if note else "") + f"({len(curves)} runs, from {source})", fontsize=9)
+    return _save(fig, out)
+
+
+@torch.no_grad()
+def saturation_stats(model, images: torch.Tensor) -> Dict[str, list]:
+    """``similarity`` of each layer to the previous one (layers 2..L) and each layer's ``kind`` (VA, LA, ...)."""
+    with capture_attention(model) as maps:
+        model(images)
+    if not maps.encoder:
+        raise ValueError(f"{type(model).__name__} ran no attention layer this package reads maps from")
+    return {"similarity": layer_similarity(maps.encoder), "kinds": list(maps.kinds)}
+
+
+def attention_saturation(stats: Dict[str, Dict[str, list]], out: Path, note: str = "") -> Path:
+    """LaViT's Fig. 3 for several models: similarity of consecutive layers' attention, per layer.
+
+    ``stats``: label -> ``saturation_stats``. Points of LaViT's Less-Attention layers are open markers.
+    """
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for label, s in stats.items():
+        sim = np.asarray(s["similarity"], dtype=float)
+        layers = np.arange(2, len(sim) + 2)
+        color = next((c for family, c in COLORS.items() if label.startswith(family)), None)
+        ax.plot(layers, sim, "o-", color=color, label=label, markersize=5)
+        la = np.asarray([k == "LA" for k in s["kinds"][1:]], dtype=bool)
+        if la.any():
+            ax.plot(layers[la], sim[la], "o", markerfacecolor="white", color=color, markersize=7)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set(xlabel="layer l", ylabel="cosine similarity with layer l - 1", ylim=(0, 1.02),
+           title="Attention saturation: similarity of each layer's attention to the previous layer's")
+    ax.grid(alpha=0.3)
+    if stats:
+        ax.legend(fontsize=8)
+    fig.suptitle(("per head, flattened maps, mean over heads and images; gaps: a pyramid's stage boundaries"
+                  + (f"; {note}" if note else "")), fontsize=8, y=0.01, va="bottom")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     return _save(fig, out)

@@ -12,7 +12,7 @@ MARKS = {"reproduced": "✓", "off": "✗ off", "pending": "pending", "not compa
 DEMO_NOTICE = (
     "> **Not comparable to the paper.** This report comes from the `{config}` configuration: small "
     "datasets generated on the fly and reduced models trained for a few CPU minutes. Its accuracies show "
-    "the pipeline works end to end, nothing about EDIT; only the parameter and FLOP counts, measured on the "
+    "the pipeline works end to end, nothing about EDIT or LaViT; only the parameter and FLOP counts, measured on the "
     "paper's architectures, are comparable. `--configfile config/paper.yaml` runs the real matrix."
 )
 

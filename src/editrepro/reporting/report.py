@@ -14,13 +14,18 @@ from .markdown import DEMO_NOTICE, generated_line
 from .results import STATUSES
 from .tables import SECTIONS, TITLES, render_jobs
 
-__all__ = ["one_flop_cell_per_figure", "reproduction_matrix", "render_report", "FIGURES"]
+__all__ = ["one_flop_cell_per_figure", "reproduction_matrix", "render_report", "figure_lines", "FIGURES"]
 
 FIGURES = {
     "fig1_attention_sink.png": "Fig. 1: the attention sink, per layer. (a) Attention DeiT III's tokens pay to [CLS] "
                                "against the mean over the other tokens (the paper finds [CLS] a sink); (b) EDIT's "
                                "decoder: its [CLS] query's weight on its previous state against one patch's; (c) the "
                                "share of attention the single most-attended token takes in each encoder.",
+    "lavit_attention_saturation.png": "Attention saturation (LaViT's Fig. 3): for each layer, the cosine similarity "
+                                      "of its attention maps with the previous layer's (per head, the flattened "
+                                      "maps, averaged over heads and images) in this run's trained models; pairs "
+                                      "across a stage boundary of a pyramid (another grid) are left out. Open "
+                                      "markers: LaViT's Less-Attention layers.",
     "fig4_top1_vs_flops.png": "Fig. 4: top-1 against FLOPs, the paper's points and the reproduced ones.",
     "fig5_attention_maps.png": "Fig. 5: EDIT's [CLS]-to-patch attention at every layer, over sample images.",
     "table3_training_curves.png": "Training loss and validation top-1 per epoch of Table 3's runs.",
@@ -65,10 +70,20 @@ def _demote(markdown: str) -> str:
     return "\n".join(re.sub(r"^(#+) ", r"#\1 ", line) for line in lines)
 
 
+def figure_lines(figures: Dict[str, str]) -> list:
+    """Markdown of figures (file name -> path), in the report's order (FIGURES), each with its caption."""
+    order = {name: i for i, name in enumerate(FIGURES)}
+    lines = []
+    for file, path in sorted(figures.items(), key=lambda kv: order.get(kv[0], len(order))):
+        caption = FIGURES.get(file, file)
+        lines += [f"![{caption}]({path})", "", f"*{caption}*", ""]
+    return lines
+
+
 def render_report(results: pd.DataFrame, config: Dict[str, Any], table1_md: str, figures: Dict[str, str],
                   jobs: Optional[pd.DataFrame] = None, commit: Optional[str] = None) -> str:
     name = config["name"]
-    lines = ["# EDIT against DeiT III: reproduction report", "",
+    lines = ["# EDIT against DeiT III, LaViT against PVTv2: reproduction report", "",
              generated_line("snakemake all", commit, name)
              + (f" Config `{name}`: {config['description']}." if config.get("description") else ""), ""]
     if not config.get("comparable_to_paper", False):
@@ -79,20 +94,17 @@ def render_report(results: pd.DataFrame, config: Dict[str, Any], table1_md: str,
                        tablefmt="github"), "",
               "*reproduced*: within tolerance of the paper; *off*: outside it; *pending*: not run yet; "
               "*not comparable*: run on the demo's stand-in data; *cited*: the paper's citation of other work; "
-              "*no paper value*: a row the paper prints as \"-\" or one the config adds. Tables 1 and 3 count "
-              "each printed FLOP figure once, reproduced if either counting convention matches it.", "",
+              "*no paper value*: a row the paper prints as \"-\" or one the config adds. Tables 1, 3 and LaViT's "
+              "count each printed FLOP figure once, reproduced if either counting convention matches it.", "",
               FLOP_NOTE, ""]
     lines += ["## Table 1: model variants, parameters and FLOPs", "", _demote(table1_md).strip(), ""]
-    for table in ("table3", "table4", "table5"):
+    for table in ("table3", "table4", "table5", "lavit"):
         cells = results[results.table == table]
         if not len(cells):
             continue
         body = SECTIONS[table](cells)
         lines += [f"## {TITLES[table]}", "", _demote(body).strip(), ""]
     if figures:
-        lines += ["## Figures", ""]
-        for file, path in figures.items():
-            caption = FIGURES.get(file, file)
-            lines += [f"![{caption}]({path})", "", f"*{caption}*", ""]
+        lines += ["## Figures", "", *figure_lines(figures)]
     lines += ["## Compute", "", render_jobs(jobs), ""]
     return "\n".join(lines)

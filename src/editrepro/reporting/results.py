@@ -10,6 +10,7 @@ Jobs come from Snakemake's ``benchmark:`` files: wall time per job, with the dev
 training job recorded, summed into device-hours.
 """
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
 
@@ -18,7 +19,7 @@ import pandas as pd
 from .paper import paper_value
 
 __all__ = ["CELL_COLUMNS", "COLLECTORS", "cell_status", "collect_table3", "collect_table4", "collect_table5",
-           "collect_jobs", "combine", "table1_cells"]
+           "collect_lavit", "collect_jobs", "combine", "table1_cells"]
 
 CELL_COLUMNS = [
     "table", "half", "row", "column", "model", "dataset", "resolution", "metric", "convention", "paper_text",
@@ -155,7 +156,52 @@ def collect_table5(evals: Iterable[Path], paper_tables: Dict[str, Any], config_n
     return pd.DataFrame.from_records(records, columns=CELL_COLUMNS)
 
 
-COLLECTORS = {"table3": collect_table3, "table4": collect_table4, "table5": collect_table5}
+@lru_cache(maxsize=None)
+def _counted(arch: str):
+    """Parameters and GMACs of ``arch`` as the paper builds it (meta device, one image)."""
+    from ..models.complexity import count_complexity
+
+    return count_complexity(arch)
+
+
+def collect_lavit(evals: Iterable[Path], paper_tables: Dict[str, Any], config_name: str,
+                  comparable: bool) -> pd.DataFrame:
+    """LaViT's table: top-1 per model from its evaluation, and parameters and GFLOPs counted at the paper's
+    architecture (224 px, 1000 classes) for every row, trained or not, in both FLOP conventions.
+
+    Counts are comparable on any config, within the table's relative tolerances (``params_m_rel``,
+    ``gmacs_rel``); top-1 within ``top1`` points on a comparable config.
+    """
+    table = paper_tables["lavit"]
+    tols = table.get("tolerance", {})
+    found = _found(evals, "row")
+    labels = [r["model"] for r in table["rows"]]
+    labels += sorted({row for (row,) in found} - set(labels))
+    by_label = {r["model"]: r for r in table["rows"]}
+    records = []
+    for label in labels:
+        row = by_label.get(label)
+        e = found.get((label,))
+        arch = (e or {}).get("model") or (row or {}).get("arch")
+        where = dict(dataset="imagenet1k", resolution=224, model=arch)
+        pv = paper_value(row, "top1") if row is not None else None
+        records.append(_cell("lavit", label, "top1", "top1", pv, float(e["top1"]) if e else None,
+                             float(tols.get("top1", 0.5)), comparable, False, e, config_name, **where))
+        if row is None or not row.get("arch"):
+            continue   # a row the config adds: its architecture at the paper's size is unknown
+        c = _counted(row["arch"])
+        for column, convention, value in (("params_m", "", c.params_m), ("gmacs", "all", c.gmacs),
+                                          ("gmacs", "no_attn", c.gmacs_no_attn)):
+            pv = paper_value(row, column)
+            tol = float(tols.get(f"{column}_rel", 0.01)) * pv.value if pv is not None else 0.0
+            cell = _cell("lavit", label, column, column, pv, value, tol, True, False, None, config_name,
+                         **dict(where, model=row["arch"]))
+            cell["convention"] = convention
+            records.append(cell)
+    return pd.DataFrame.from_records(records, columns=CELL_COLUMNS)
+
+
+COLLECTORS = {"table3": collect_table3, "table4": collect_table4, "table5": collect_table5, "lavit": collect_lavit}
 
 
 def combine(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:

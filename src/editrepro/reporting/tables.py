@@ -1,4 +1,5 @@
-"""Tables 3, 4 and 5 in the paper's layout, paper and reproduced values side by side.
+"""Tables 3, 4 and 5 of the EDIT paper and LaViT's ImageNet-1k table in their papers' layout, paper
+and reproduced values side by side.
 
 Each ``*_sections`` function returns markdown that starts at ``##`` headings, used alone
 (``render_page``) for ``reports/tableN.md`` and inside ``reports/report.md``.
@@ -10,8 +11,8 @@ from tabulate import tabulate
 
 from .markdown import DEMO_NOTICE, fmt, fmt_delta, generated_line, mark, text
 
-__all__ = ["TITLES", "table3_sections", "table4_sections", "table5_sections", "SECTIONS", "render_page",
-           "matrix_counts", "render_jobs"]
+__all__ = ["TITLES", "table3_sections", "table4_sections", "table5_sections", "lavit_sections", "lavit_claims",
+           "SECTIONS", "render_page", "matrix_counts", "render_jobs"]
 
 HALVES = {"a": "(a) Regular ImageNet-1k training", "b": "(b) ImageNet-21k pretraining, fine-tuned on ImageNet-1k"}
 
@@ -44,6 +45,7 @@ TITLES = {
     "table3": "Table 3: ImageNet-1k top-1 of EDIT and DeiT III",
     "table4": "Table 4: transfer learning from ImageNet-1k (top-1 %)",
     "table5": "Table 5: semantic segmentation on ADE20K (Segmenter, mIoU %)",
+    "lavit": "LaViT: ImageNet-1k top-1 of LaViT and the PVTv2 it modifies",
 }
 
 
@@ -134,12 +136,115 @@ def table5_sections(cells: pd.DataFrame) -> str:
                  tablefmt="github", disable_numparse=True), ""])
 
 
-SECTIONS = {"table3": table3_sections, "table4": table4_sections, "table5": table5_sections}
+def _by(cells: pd.DataFrame, row: str, column: str, convention: str = ""):
+    sel = cells[(cells.row == row) & (cells.column == column) & (cells.convention.fillna("") == convention)]
+    return sel.iloc[0] if len(sel) else None
+
+
+def _count(c, digits: int) -> str:
+    """A counted cell: value, relative Δ, mark."""
+    if c is None:
+        return "–"
+    rel = f" ({c.delta / c.paper_value:+.1%})" if not pd.isna(c.delta) and c.paper_value else ""
+    return f"{fmt(c.reproduced_value, digits)}{rel} {mark(c.status)}".rstrip()
+
+
+def lavit_claims(cells: pd.DataFrame) -> list:
+    """One line per size: LaViT against the PVTv2 of that size, as the paper claims and as reproduced.
+
+    The claim: LaViT is at least as accurate at fewer FLOPs. FLOPs are counted (comparable on any
+    config); top-1 only counts on a comparable config with both models trained.
+    """
+    top1 = cells[cells.column == "top1"]
+    lines = []
+    for size in ("tiny", "small", "base"):
+        lavit = next((c for c in top1.itertuples() if str(c.model or "").startswith("lavit_") and f"_{size}_" in
+                      f"{c.model}_"), None)
+        pvt = next((c for c in top1.itertuples() if c.model == {"tiny": "pvt_v2_b1", "small": "pvt_v2_b2",
+                                                                 "base": "pvt_v2_b3"}[size]), None)
+        if lavit is None or pvt is None:
+            continue
+        f_l, f_p = _by(cells, lavit.row, "gmacs", "all"), _by(cells, pvt.row, "gmacs", "all")
+        if f_l is None or f_p is None or pd.isna(lavit.paper_value) or pd.isna(pvt.paper_value):
+            continue
+        claimed = lavit.paper_value - pvt.paper_value
+        paper_ratio, ratio = f_l.paper_value / f_p.paper_value, f_l.reproduced_value / f_p.reproduced_value
+        flops = (f"counted {ratio:.2f}x ({'fewer FLOPs: holds' if ratio < 1 else 'not fewer: does not hold'})")
+        if pd.isna(lavit.reproduced_value) or pd.isna(pvt.reproduced_value):
+            acc = "reproduced Δ pending (both models must be trained)"
+        else:
+            gain = lavit.reproduced_value - pvt.reproduced_value
+            verdict = ("not comparable: demo data" if "not comparable" in (lavit.status, pvt.status)
+                       else ("holds" if gain >= min(claimed, 0.0) - 1e-9 else "does not hold"))
+            acc = f"reproduced Δ {gain:+.2f} ({verdict})"
+        lines.append(f"- **{lavit.row} vs {pvt.row}**: the paper claims {claimed:+.1f} top-1 at {paper_ratio:.2f}x "
+                     f"the FLOPs; FLOPs {flops}; {acc}.")
+    return lines
+
+
+def lavit_sections(cells: pd.DataFrame) -> str:
+    """Counted Params/FLOPs and reproduced top-1 per model, the claims per size, and the reconstruction."""
+    from ..models.lavit import DESIGN_CHOICES
+
+    rows = []
+    for label in dict.fromkeys(cells.row):
+        t = _by(cells, label, "top1")
+        p, fa, fn = _by(cells, label, "params_m"), _by(cells, label, "gmacs", "all"), _by(cells, label, "gmacs",
+                                                                                          "no_attn")
+        rows.append([label, f"`{t.model}`" if t is not None and t.model else "",
+                     text(p.paper_text) if p is not None else "–", _count(p, 2),
+                     text(fa.paper_text) if fa is not None else "–", _count(fa, 2), _count(fn, 2),
+                     text(t.paper_text) or "–", fmt(t.reproduced_value), fmt_delta(t.delta), mark(t.status),
+                     text(t.run_id)[:8]])
+    top1 = cells[cells.column == "top1"]
+    counts = cells[cells.column != "top1"]
+    claims = lavit_claims(cells)
+    params, flops = counts[counts.column == "params_m"], counts[counts.column == "gmacs"]
+
+    def rel(part):
+        return f"{(part.tolerance / part.paper_value).max():.0%}" if len(part) else "–"
+
+    lines = [
+        _counts_line(top1, "top-1 points"), "",
+        f"Counts: {(params.status == 'reproduced').sum()} of {len(params)} parameter counts within {rel(params)} of "
+        f"the printed value, {one_figure_reproduced(counts)} of {flops.row.nunique()} FLOP figures within "
+        f"{rel(flops)} in either convention.", "",
+        tabulate(rows, headers=["Model", "timm name", "Params (M) paper", "counted", "GFLOPs paper",
+                                "counted (all)", "counted (excl. attn)", "Top-1 paper", "reproduced", "Δ", "status",
+                                "MLflow run"], tablefmt="github", disable_numparse=True), "",
+        "Params and GFLOPs are counted on the paper-size architectures (224 px, 1000 classes) for every row, trained "
+        "or not, like Table 1: comparable on any config. *excl. attn* leaves out the attention matmuls (`q k^T`, "
+        "`attn v` and the Less-Attention transforms). The LaViT rows' published numbers were extracted into a "
+        "results database; the PVTv2 rows are PVTv2's own published results. Both families are trained here with "
+        "the same recipe (`config/recipes/lavit_in1k.yaml`, assumed: see below).", "",
+        "## The paper's claims", "",
+        *(claims or ["No LaViT / PVTv2 pair of one size in this table."]), "",
+        "## Reconstructed design choices", "",
+        "The paper's method section and architecture table could not be read; every choice below is a named option "
+        "(a `timm.create_model` argument or a recipe key) with this default. Evidence: *paper* (its own words), "
+        "*summary* (third-party summaries of its equations), *extracted* (a results database), *inference* (a "
+        "choice of this reproduction).", "",
+        tabulate([[f"`{c.option}`" if not c.option.startswith("(") else c.option, c.default, c.evidence, c.note]
+                  for c in DESIGN_CHOICES], headers=["option", "default", "evidence", "note"], tablefmt="github",
+                 disable_numparse=True), "",
+    ]
+    return "\n".join(lines)
+
+
+def one_figure_reproduced(counts: pd.DataFrame) -> int:
+    """Rows whose printed FLOP figure is matched by either counting convention."""
+    flops = counts[counts.column == "gmacs"]
+    return int(flops.groupby("row")["status"].apply(lambda s: (s == "reproduced").any()).sum())
+
+
+SECTIONS = {"table3": table3_sections, "table4": table4_sections, "table5": table5_sections, "lavit": lavit_sections}
 
 
 def render_page(table: str, cells: pd.DataFrame, config: Dict[str, Any], table1: Optional[pd.DataFrame] = None,
-                jobs: Optional[pd.DataFrame] = None, commit: Optional[str] = None) -> str:
-    """A table's own report: title, provenance, the demo notice where it applies, the table, its compute."""
+                jobs: Optional[pd.DataFrame] = None, commit: Optional[str] = None,
+                figures: Optional[Dict[str, str]] = None) -> str:
+    """A table's own report: title, provenance, the demo notice where it applies, the table, its figures
+    (file name -> path relative to the page), its compute."""
     name = config["name"]
     lines = [f"# {TITLES[table]}", "", generated_line(f"snakemake reproduce_{table}", commit, name), ""]
     if not config.get("comparable_to_paper", False):
@@ -149,5 +254,10 @@ def render_page(table: str, cells: pd.DataFrame, config: Dict[str, Any], table1:
 
         cells = combine([cells, table1_cells(table1, name)])
     body = SECTIONS[table](cells[cells.table == table])
-    lines += [body, "## Compute", "", render_jobs(jobs), ""]
+    lines += [body]
+    if figures:
+        from .report import figure_lines
+
+        lines += ["## Figures", "", *figure_lines(figures)]
+    lines += ["## Compute", "", render_jobs(jobs), ""]
     return "\n".join(lines)

@@ -37,7 +37,7 @@ class Recipe:
     loss: str
     label_smoothing: float
     drop_path: Union[float, Mapping[str, float]]
-    layer_scale: float
+    layer_scale: Optional[float]
     repeated_aug: bool
     repeated_aug_repeats: int
     hflip: bool
@@ -45,6 +45,7 @@ class Recipe:
     three_augment: bool
     color_jitter: Optional[float]
     rand_augment: Optional[str]
+    random_erasing: float
     mixup: float
     cutmix: float
     mixup_prob: float
@@ -52,6 +53,8 @@ class Recipe:
     eval_crop_ratio: float
     ema: bool
     ema_decay: float
+    dp_loss_weight: float
+    dp_loss_form: str
 
     @classmethod
     def from_dict(cls, values: Dict[str, Any], source: Optional[str] = None) -> "Recipe":
@@ -69,12 +72,15 @@ class Recipe:
         return self.mixup > 0 or self.cutmix > 0
 
     def drop_path_for(self, model_name: str) -> float:
-        """The stochastic depth rate of ``model_name`` (a size mapping is looked up by tiny/small/base)."""
+        """The stochastic depth rate of ``model_name`` (a size mapping is looked up by tiny/small/base;
+        ``pvt_v2_b1/b2/b3`` are the sizes of the LaViT they are compared with)."""
         if not isinstance(self.drop_path, Mapping):
             return float(self.drop_path)
-        for size, rate in self.drop_path.items():
-            if f"_{size}_" in model_name:
-                return float(rate)
+        from ..models.families import model_size
+
+        size = model_size(model_name)
+        if size in self.drop_path:
+            return float(self.drop_path[size])
         raise ConfigError(f"drop_path gives rates for {sorted(self.drop_path)} but model {model_name!r} is none of them")
 
     def as_dict(self) -> Dict[str, Any]:

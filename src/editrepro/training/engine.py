@@ -7,13 +7,14 @@ a job resumed at step k computes what the uninterrupted job computed at step k.
 import math
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, Optional
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
+from .aux_loss import split_output, total_loss
 from .distributed import all_reduce_sum
 from .sampling import mix_seed, seed_all
 
@@ -42,6 +43,7 @@ class StepContext:
     scaler: Optional[torch.amp.GradScaler] = None
     clip_grad: Optional[float] = None
     ema: Optional[nn.Module] = None
+    aux_weights: Dict[str, float] = field(default_factory=dict)   # auxiliary loss -> weight (model returns it)
     seed: int = 0
     rank: int = 0
     world_size: int = 1
@@ -60,13 +62,15 @@ def train_one_epoch(
 ) -> Dict[str, float]:
     """Run optimizer steps ``start_step .. steps-1`` of ``epoch``.
 
-    Returns ``loss`` (mean over the steps run), ``images_per_sec``, ``steps_done`` and
-    ``next_step``; ``next_step < steps`` means the epoch was interrupted by ``should_stop``
-    (checked collectively after each step, so all ranks stop at the same step).
+    Returns ``loss`` (mean over the steps run; the total with any auxiliary losses), its terms
+    (``task_loss`` and each auxiliary loss, when the model returns them), ``images_per_sec``,
+    ``steps_done`` and ``next_step``; ``next_step < steps`` means the epoch was interrupted by
+    ``should_stop`` (checked collectively after each step, so all ranks stop at the same step).
     """
     model.train()
     it = iter(batches)
     loss_total, done, images = 0.0, 0, 0
+    term_totals: Dict[str, float] = {}
     started = time.perf_counter()
     bar = tqdm(total=steps, initial=start_step, desc=f"epoch {epoch}", disable=not ctx.show_progress,
                dynamic_ncols=True, mininterval=1.0, leave=False)
@@ -75,6 +79,7 @@ def train_one_epoch(
         t0 = time.perf_counter()
         step_seed = mix_seed(ctx.seed, epoch, step, ctx.rank, 0x5EED)
         loss_sum = torch.zeros((), device=ctx.device)
+        term_sums: Dict[str, torch.Tensor] = {}
         n_images = 0
         for micro in range(ctx.accum_steps):
             images_, targets = next(it)
@@ -87,15 +92,21 @@ def train_one_epoch(
             sync = nullcontext() if last or not hasattr(model, "no_sync") else model.no_sync()
             with sync:
                 with autocast(ctx.device, ctx.amp_dtype):
-                    loss = ctx.criterion(model(images_), targets)
+                    logits, aux = split_output(model(images_))
+                    loss, terms = total_loss(ctx.criterion(logits, targets), aux, ctx.aux_weights)
                 scaled = loss / ctx.accum_steps
                 (ctx.scaler.scale(scaled) if ctx.scaler is not None else scaled).backward()
             loss_sum += loss.detach().float()
+            for k, v in terms.items():
+                term_sums[k] = term_sums.get(k, 0.0) + v.detach().float()
             n_images += images_.shape[0]
-        # one collective per step: the global mean loss and whether any rank wants to stop
-        state = torch.stack([loss_sum / ctx.accum_steps, torch.tensor(float(should_stop()), device=ctx.device)])
+        # one collective per step: the global mean loss (and its terms) and whether any rank wants to stop
+        names = sorted(term_sums)
+        state = torch.stack([loss_sum / ctx.accum_steps, torch.tensor(float(should_stop()), device=ctx.device)]
+                            + [term_sums[k] / ctx.accum_steps for k in names])
         state = all_reduce_sum(state)
         loss_value = state[0].item() / ctx.world_size
+        term_values = {k: state[2 + i].item() / ctx.world_size for i, k in enumerate(names)}
         if not math.isfinite(loss_value):
             ctx.optimizer.zero_grad(set_to_none=True)
             raise NonFiniteLossError(f"loss is {loss_value} at epoch {epoch}, step {step}")
@@ -117,9 +128,12 @@ def train_one_epoch(
         dt = time.perf_counter() - t0
         global_images = n_images * ctx.world_size
         loss_total += loss_value
+        for k, v in term_values.items():
+            term_totals[k] = term_totals.get(k, 0.0) + v
         done += 1
         images += global_images
-        metrics = {"loss": loss_value, "lr": ctx.optimizer.param_groups[0]["lr"], "images_per_sec": global_images / dt}
+        metrics = {"loss": loss_value, **term_values, "lr": ctx.optimizer.param_groups[0]["lr"],
+                   "images_per_sec": global_images / dt}
         if on_step is not None:
             on_step(step, metrics)
         bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{metrics['lr']:.2e}", ips=f"{metrics['images_per_sec']:.0f}",
@@ -132,6 +146,7 @@ def train_one_epoch(
     elapsed = time.perf_counter() - started
     return {
         "loss": loss_total / max(done, 1),
+        **{k: v / max(done, 1) for k, v in term_totals.items()},
         "images_per_sec": images / elapsed if elapsed > 0 else 0.0,
         "steps_done": done,
         "next_step": step,

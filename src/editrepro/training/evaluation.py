@@ -4,11 +4,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
-import timm
 from torch.utils.data import DataLoader
 
 from ..fileio import atomic_write_text
-from ..models import load_pretrained
+from ..models import create_model, load_pretrained
 from ..models.complexity import count_params
 from ..tracking import Tracker
 from .config import SegRecipe, TrainConfig
@@ -37,8 +36,8 @@ def load_trained_model(weights: Union[str, Path], img_size: Optional[int] = None
         model = task_for(replace(cfg, init_checkpoint=None)).model(num_classes)
         model.load_state_dict(state[weights_key])
     else:
-        model = timm.create_model(cfg.model, num_classes=num_classes, img_size=img_size or cfg.img_size,
-                                  **dict(cfg.model_kwargs))
+        model = create_model(cfg.model, num_classes=num_classes, img_size=img_size or cfg.img_size,
+                             **dict(cfg.model_kwargs))
         load_pretrained(model, {"model": state[weights_key]})
     return model.eval(), state["config"]
 

@@ -6,13 +6,13 @@ signals, DDP and tracking the same way for both.
 """
 from typing import Any, Callable, Dict, Optional, Tuple
 
-import timm
 import torch
 from timm.utils import ModelEmaV3
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from ..models import load_pretrained
+from ..models import create_model, load_pretrained
+from .aux_loss import AuxLossModel
 from .config import Recipe, SegRecipe, TrainConfig
 from .distributed import DistInfo, all_reduce_sum
 from .engine import autocast, evaluate
@@ -35,23 +35,38 @@ class ClassificationTask:
 
         r, cfg = self.recipe, self.cfg
         train_tf = build_train_transform(cfg.img_size, crop=r.crop, hflip=r.hflip, three_augment=r.three_augment,
-                                         color_jitter=r.color_jitter, rand_augment=r.rand_augment)
+                                         color_jitter=r.color_jitter, rand_augment=r.rand_augment,
+                                         re_prob=r.random_erasing)
         eval_tf = build_eval_transform(cfg.img_size, crop_ratio=r.eval_crop_ratio)
         opts = dict(cfg.data.options)
         return (build_dataset(cfg.data.name, cfg.data.root, cfg.data.train_split, transform=train_tf, **opts),
                 build_dataset(cfg.data.name, cfg.data.root, cfg.data.val_split, transform=eval_tf, **opts))
 
     def model(self, num_classes: int) -> nn.Module:
-        cfg = self.cfg
-        model = timm.create_model(cfg.model, num_classes=num_classes, img_size=cfg.img_size,
-                                  drop_path_rate=self.drop_path_rate,
-                                  init_values=self.recipe.layer_scale, **dict(cfg.model_kwargs))
+        cfg, r = self.cfg, self.recipe
+        kwargs = dict(num_classes=num_classes, drop_path_rate=self.drop_path_rate)
+        if r.layer_scale is not None:                 # LayerScale: the ViT families; null for PVTv2 and LaViT
+            kwargs["init_values"] = r.layer_scale
+        model = create_model(cfg.model, img_size=cfg.img_size, **kwargs, **dict(cfg.model_kwargs))
         if cfg.init_checkpoint:
             load_pretrained(model, cfg.init_checkpoint)
         return model
 
     def optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         return build_optimizer(model, self.recipe)
+
+    def aux_weights(self, model: nn.Module) -> Dict[str, float]:
+        """Auxiliary losses the training adds: LaViT's DP loss when the recipe weighs it (0 turns it off;
+        a model without Less-Attention layers, like the PVTv2 baseline sharing the recipe, has none)."""
+        if self.recipe.dp_loss_weight > 0 and hasattr(model, "forward_aux"):
+            return {"dp_loss": float(self.recipe.dp_loss_weight)}
+        return {}
+
+    def train_module(self, model: nn.Module) -> nn.Module:
+        """What the training step calls: the model, or its view returning the auxiliary losses too."""
+        if self.aux_weights(model):
+            return AuxLossModel(model, dp_form=self.recipe.dp_loss_form)
+        return model
 
     @property
     def drop_path_rate(self) -> float:
@@ -124,6 +139,12 @@ class SegmentationTask:
 
     def ema(self, model: nn.Module) -> None:
         return None
+
+    def aux_weights(self, model: nn.Module) -> Dict[str, float]:
+        return {}
+
+    def train_module(self, model: nn.Module) -> nn.Module:
+        return model
 
     def repeats(self, distributed: bool) -> int:
         return 1

@@ -25,6 +25,7 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset
 
 from ..fileio import atomic_write_text
 from ..models.complexity import count_params
+from ..models.families import model_family
 from ..provenance import git_commit
 from ..tracking import Tracker
 from .checkpoint import CHECKPOINT, FINAL_WEIGHTS, load_checkpoint, rng_state, save_checkpoint, set_rng_state
@@ -137,7 +138,7 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
         if dist_info.is_main:
             _logger.info("resuming %s at epoch %d, step %d", out, pos.epoch, pos.step)
 
-    net: nn.Module = model
+    net: nn.Module = task.train_module(model)   # the model, or the view that returns its auxiliary losses
     if cfg.compile:
         net = torch.compile(net)
     if dist_info.distributed:
@@ -176,7 +177,7 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
 
     ctx = StepContext(optimizer=optimizer, criterion=criterion, device=dist_info.device, accum_steps=accum,
                       mixup=mixup, amp_dtype=amp_dtype, scaler=scaler, clip_grad=task.clip(), ema=ema,
-                      seed=cfg.seed, rank=dist_info.rank, world_size=dist_info.world_size,
+                      aux_weights=task.aux_weights(model), seed=cfg.seed, rank=dist_info.rank, world_size=dist_info.world_size,
                       show_progress=dist_info.is_main)
     stop = _StopFlag()
     stop.install()
@@ -225,11 +226,13 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
             if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == r.epochs:
                 val_metrics = task.evaluate(ema.module if ema is not None else net, val_set, dist_info, amp_dtype,
                                             per_device, workers, show_progress=dist_info.is_main)
-            entry = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"], "train_loss": result["loss"],
+            terms = {f"train_{k}": v for k, v in result.items() if k in ctx.aux_weights or k == "task_loss"}
+            entry = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"], "train_loss": result["loss"], **terms,
                      "images_per_sec": result["images_per_sec"], "epoch_time_s": time.perf_counter() - t0,
                      "peak_mem_gb": _peak_memory_gb(dist_info.device), "val": dict(val_metrics)}
             history.append(entry)
-            tracker.log_metrics({"epoch/train_loss": result["loss"], "epoch/lr": entry["lr"],
+            tracker.log_metrics({"epoch/train_loss": result["loss"], **{f"epoch/{k}": v for k, v in terms.items()},
+                                 "epoch/lr": entry["lr"],
                                  "epoch/images_per_sec": result["images_per_sec"], "epoch/peak_mem_gb": entry["peak_mem_gb"],
                                  **{f"val/{k}": v for k, v in val_metrics.items() if k != "n"}}, step=epoch, flush=True)
             if dist_info.is_main:
@@ -262,14 +265,6 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
     tracker.end()
     barrier()
     return metrics
-
-
-def model_family(arch: str) -> Dict[str, str]:
-    """``family`` (EDIT, DeiT3, ...) and ``size`` (tiny, small, base) tags, so MLflow's compare view can line
-    EDIT up against DeiT III of the same size."""
-    family = {"edit": "EDIT", "deit3": "DeiT3", "deit": "DeiT", "vit": "ViT"}.get(arch.split("_")[0], arch.split("_")[0])
-    size = next((s for s in ("tiny", "small", "base", "large") if f"_{s}_" in arch), "")
-    return {"family": family, "size": size}
 
 
 def _devices(d: DistInfo) -> str:
