@@ -1,4 +1,5 @@
 """The Snakemake DAG: both configs plan, bad configs fail naming the key, the demo runs and re-runs nothing."""
+import json
 import time
 
 import pandas as pd
@@ -147,3 +148,65 @@ def test_the_profiles_give_every_job_its_gpus(workflow):
     local_profile = yaml.safe_load((workflow / "workflow/profiles/local/config.yaml").read_text())
     for rule in TRAINING | EVALUATION:
         assert 1 <= local_profile["set-resources"][rule]["gpu"] <= local_profile["resources"]["gpu"], rule
+
+
+def test_bad_lavit_configs_fail_before_any_job_naming_the_value(workflow):
+    r = _with(workflow, **{"recipes.lavit_in1k.set.dp_loss_weight": -0.1})
+    out = r.stdout + r.stderr
+    assert r.returncode != 0 and "recipes.lavit_in1k" in out and "-0.1 is less than the minimum of 0" in out
+    assert "['dp_loss_weight']" in out and "Job stats" not in out
+    r = _with(workflow, **{"models.LaViT-T.arch": "lavit_huge_224"})
+    assert r.returncode != 0 and "models.LaViT-T.arch: 'lavit_huge_224' is not a LaViT" in r.stdout + r.stderr
+    r = _with(workflow, **{"tables.lavit.pixels": 72})
+    assert r.returncode != 0 and "72 is not a multiple of 32" in r.stdout + r.stderr
+    r = _with(workflow, **{"tables.lavit.pixels": None, "resolutions.224": 48})
+    assert r.returncode != 0 and "set tables.lavit.pixels to 32 or 64" in r.stdout + r.stderr
+
+
+def test_the_workflow_knows_every_registered_lavit():
+    import re
+
+    import timm
+
+    import editrepro  # noqa: F401  (registers LaViT)
+    from conftest import REPO
+
+    text = (REPO / "workflow/rules/common.smk").read_text()
+    sizes, res = re.search(r'LAVIT_ARCHS = \[f"lavit_\{size\}_\{res\}" for size in \(([^)]*)\) for res in \(([^)]*)\)\]',
+                           text).groups()
+    listed = {f"lavit_{s.strip().strip(chr(34))}_{r.strip()}" for s in sizes.split(",") for r in res.split(",")}
+    assert listed == set(timm.list_models("lavit_*"))
+
+
+def test_demo_reproduce_lavit_end_to_end(workflow):
+    """The demo's LaViT table, reduced: both families trained, evaluated, counted, reported, with the figure."""
+    from mlflow.tracking import MlflowClient
+
+    cfg = yaml.safe_load((workflow / "config" / "config.yaml").read_text())
+    cfg["name"] = "lavit"
+    cfg["tables"] = {"lavit": cfg["tables"]["lavit"]}                # no Table 3: the figure has the pyramids only
+    cfg["recipes"]["lavit_in1k"]["set"].update(epochs=2, warmup_epochs=0)
+    (workflow / "lavit.yaml").write_text(yaml.safe_dump(cfg))
+    r = snakemake(workflow, "reproduce_lavit", "--cores", "2", "--configfile", "lavit.yaml", timeout=900)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-3000:]
+    assert job_stats(out) == {"demo_data": 1, "train_lavit": 2, "evaluate": 2, "figures_lavit": 1,
+                              "aggregate_table": 1, "report_table": 1, "reproduce_lavit": 1, "total": 9}
+    page = (workflow / "reports" / "lavit.md").read_text()
+    assert page.startswith("# LaViT: ImageNet-1k top-1 of LaViT and the PVTv2 it modifies")
+    assert "Cells: 0 reproduced within tolerance, 0 off, 4 pending, 2 run on demo data" in page
+    assert "## Reconstructed design choices" in page and "figures/lavit_attention_saturation.png" in page
+    assert (workflow / "reports/figures/lavit_attention_saturation.png").stat().st_size > 10_000
+    cells = pd.read_parquet(workflow / "results/lavit/lavit.parquet")
+    trained = cells[(cells.column == "top1") & cells.reproduced_value.notna()]
+    assert sorted(trained.row) == ["LaViT-T", "PVTv2-b1"] and (trained.reproduced_value >= 0).all()
+    metrics = json.loads((workflow / "results/lavit/runs/lavit_224/LaViT-T/metrics.json").read_text())
+    assert metrics["img_size"] == 64 and metrics["recipe"] == "lavit_in1k"
+    client = MlflowClient()
+    runs = client.search_runs([client.get_experiment_by_name("lavit").experiment_id], "tags.config = 'lavit'")
+    families = {run.data.tags["row"]: (run.data.tags["family"], run.data.tags["size"]) for run in runs}
+    assert families == {"LaViT-T": ("LaViT", "tiny"), "PVTv2-b1": ("PVTv2", "tiny")}
+    lavit_run = next(run for run in runs if run.data.tags["row"] == "LaViT-T")
+    assert lavit_run.data.metrics["epoch/train_dp_loss"] > 0 and lavit_run.info.status == "FINISHED"
+    again = snakemake(workflow, "reproduce_lavit", "-n", "--configfile", "lavit.yaml")
+    assert "Nothing to be done" in again.stdout + again.stderr

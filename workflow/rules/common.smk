@@ -4,6 +4,8 @@ import json
 import shlex
 from pathlib import Path
 
+import yaml
+
 from snakemake.utils import validate
 
 
@@ -57,6 +59,29 @@ def data_ready(name):
     if config["data"]["generate_demo"]:  # every dataset, "transfer" ones included, comes from the generator
         return [str(DEMO_MARKER)]
     return []
+
+
+def validate_recipes():
+    """Every recipe (its preset with the config's `set`) against its schema, before any job runs: a wrong key
+    or value (a negative dp_loss_weight, say) is named here rather than in a failed job's log."""
+    for name, ref in config["recipes"].items():
+        preset = Path(f"config/recipes/{ref['preset']}.yaml")
+        if not preset.is_file():
+            raise ValueError(f"recipes.{name}.preset: {ref['preset']!r} is not a file under config/recipes/")
+        recipe = {**(yaml.safe_load(preset.read_text()) or {}), **ref.get("set", {})}
+        schema = "segmentation_recipe" if recipe.get("task") == "segmentation" else "recipe"
+        try:
+            validate(recipe, f"../../config/schemas/{schema}.schema.yaml", set_default=False)
+        except Exception as e:
+            raise ValueError(f"recipes.{name} ({preset} with its set) does not fit "
+                             f"config/schemas/{schema}.schema.yaml: {getattr(e, 'args', [e])[-1]}") from None
+
+
+validate_recipes()
+
+
+# The timm names of LaViT (models/lavit.py registers them; tests/workflow checks this list against it).
+LAVIT_ARCHS = [f"lavit_{size}_{res}" for size in ("tiny", "small", "base") for res in (224, 384)]
 
 
 def recipe_file(stage):
@@ -163,10 +188,13 @@ def lavit_pixels():
 
 def lavit_runs():
     """(run folder, model) of every LaViT-table cell: each model trained from scratch with LaViT's recipe."""
-    if LAVIT["models"] and "lavit_in1k" not in config["recipes"]:
-        raise ValueError("tables.lavit names models but recipes has no 'lavit_in1k' (e.g. {preset: lavit_in1k})")
     if LAVIT["models"]:
         lavit_pixels()
+    for m in LAVIT["models"]:
+        arch = config["models"].get(m, {}).get("arch", "")
+        if arch.startswith("lavit_") and arch not in LAVIT_ARCHS:
+            raise ValueError(f"models.{m}.arch: {arch!r} is not a LaViT this package builds; "
+                             f"use one of {', '.join(LAVIT_ARCHS)} (sizes via args, e.g. depths)")
     return [("lavit_224", m) for m in LAVIT["models"]]
 
 

@@ -197,16 +197,16 @@ class AttentionDownsample(nn.Module):
     Each key's map over the query grid is an image with the heads as channels; a 3 x 3 stride-2
     convolution (padding 1, the geometry of the stage's own token downsampling) halves the grid
     and maps ``in_heads`` to ``out_heads``. It starts as the mean over the window and the heads.
+    It has no bias: one constant added to all of a query's scores is cancelled by the softmax.
     """
 
     def __init__(self, in_heads: int, out_heads: int):
         super().__init__()
-        self.conv = nn.Conv2d(in_heads, out_heads, kernel_size=3, stride=2, padding=1)
+        self.conv = nn.Conv2d(in_heads, out_heads, kernel_size=3, stride=2, padding=1, bias=False)
         self.init_weights()
 
     def init_weights(self) -> None:
         nn.init.constant_(self.conv.weight, 1.0 / (9 * self.conv.in_channels))
-        nn.init.zeros_(self.conv.bias)
 
     def forward(self, a: torch.Tensor, grid: List[int]) -> torch.Tensor:
         B, h, N, K = a.shape
