@@ -349,7 +349,7 @@ def lavit_benchmarks():
     return sorted(set(files))
 
 
-# -- one aggregate and one report rule for every table: what each table is made of ----------
+# -- what each table is made of (one aggregate_table and one report_table serve them all) --
 TABLES = {
     "table3": dict(evals=table3_evals, benchmarks=table3_benchmarks),
     "table4": dict(evals=table4_evals, benchmarks=table4_benchmarks),

@@ -58,6 +58,8 @@ def reproduction_matrix(results: pd.DataFrame) -> pd.DataFrame:
     counts = one_flop_cell_per_figure(results).groupby(["table", "status"]).size().unstack(fill_value=0)
     order = [c for c in STATUSES if c in counts.columns]
     counts = counts[order]
+    tables = ["table1", "table3", "table4", "table5", "lavit"]   # the report's order
+    counts = counts.reindex([t for t in tables if t in counts.index] + [t for t in counts.index if t not in tables])
     counts.loc["all"] = counts.sum()
     return counts
 
