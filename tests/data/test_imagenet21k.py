@@ -15,7 +15,7 @@ from PIL import Image
 
 from editrepro.cli import main
 from editrepro.data import imagenet21k as in21k
-from editrepro.data.imagenet21k import CleanRules, DataError, Listing, clean
+from editrepro.data.imagenet21k import CleanRules, DataError, clean
 
 S1, S2, S3, S4, S5, S6, S7 = (f"n0000000{i}" for i in range(1, 8))
 LOGGER = "editrepro.data.imagenet21k"

@@ -10,7 +10,7 @@ from typing import List, Optional
 import timm
 from torch import nn
 
-from . import deit3, edit, lavit
+from . import deit3, edit, lavit  # noqa: F401  (registers the families with timm)
 from .attention_maps import AttentionMaps, capture_attention, layer_similarity
 from .deit3 import DeiT3
 from .edit import EDIT, ClsDecoder

@@ -13,7 +13,6 @@ would. The paper's 384 px rows only match the second (NOTES.md 1).
 from dataclasses import asdict, dataclass
 from typing import Dict, Optional, Tuple
 
-import timm
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode

@@ -24,7 +24,6 @@ function as ``c W_k^T S^T`` and ``(a S) W_v``, which removes the projection of a
 and nearly all of the decoder's cost: identical outputs up to float rounding, fewer FLOPs
 than the paper counts.
 """
-from typing import Optional
 
 import torch
 from torch import nn

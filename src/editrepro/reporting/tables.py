@@ -152,16 +152,20 @@ def _count(c, digits: int) -> str:
 def lavit_claims(cells: pd.DataFrame) -> list:
     """One line per size: LaViT against the PVTv2 of that size, as the paper claims and as reproduced.
 
-    The claim: LaViT is at least as accurate at fewer FLOPs. FLOPs are counted (comparable on any
-    config); top-1 only counts on a comparable config with both models trained.
+    The claim: LaViT is as accurate at fewer FLOPs. FLOPs are counted (comparable on any config). The
+    accuracy part holds when the reproduced LaViT is at least as accurate as its PVTv2 (no worse than the
+    paper's own Δ where that is negative, LaViT-B's); it needs both models trained on a comparable config.
     """
+    from ..models.families import model_family
+
     top1 = cells[cells.column == "top1"]
+    family = {c.Index: model_family(str(c.model or "")) for c in top1.itertuples()}
     lines = []
     for size in ("tiny", "small", "base"):
-        lavit = next((c for c in top1.itertuples() if str(c.model or "").startswith("lavit_") and f"_{size}_" in
-                      f"{c.model}_"), None)
-        pvt = next((c for c in top1.itertuples() if c.model == {"tiny": "pvt_v2_b1", "small": "pvt_v2_b2",
-                                                                 "base": "pvt_v2_b3"}[size]), None)
+        def first(name):
+            return next((c for c in top1.itertuples() if family[c.Index] == {"family": name, "size": size}), None)
+
+        lavit, pvt = first("LaViT"), first("PVTv2")
         if lavit is None or pvt is None:
             continue
         f_l, f_p = _by(cells, lavit.row, "gmacs", "all"), _by(cells, pvt.row, "gmacs", "all")
