@@ -183,15 +183,6 @@ def test_features_only_is_a_four_level_pyramid():
     assert len(two.model.stages) == 3                                # pruned after the last stage asked for
 
 
-def test_fx_symbolic_trace_and_export():
-    m = tiny().eval()
-    traced = torch.fx.symbolic_trace(m)
-    x = torch.randn(2, 3, 64, 64)
-    torch.testing.assert_close(traced(x), m(x))
-    exported = torch.export.export(m, (x,))
-    torch.testing.assert_close(exported.module()(x), m(x))
-
-
 def test_gradient_checkpointing_gives_the_same_outputs_and_gradients():
     torch.manual_seed(0)
     a = tiny()

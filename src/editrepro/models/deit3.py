@@ -20,6 +20,7 @@ from timm.layers import calculate_drop_path_rates, to_2tuple, trunc_normal_
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 from timm.models.vision_transformer import Block, VisionTransformer
 
+from .tracing import fx_tracing
 from .weights import checkpoint_filter_fn
 
 __all__ = ["DeiT3", "drop_path_rates", "validate_img_size"]
@@ -89,7 +90,9 @@ class DeiT3(VisionTransformer):
             trunc_normal_(self.cls_token, std=0.02)
 
     def check_input(self, x: torch.Tensor) -> None:
-        """Raise ``ValueError`` if ``x`` is not an image batch of the model's size."""
+        """Raise ``ValueError`` if ``x`` is not an image batch of the model's size (skipped while fx traces)."""
+        if fx_tracing() or torch.jit.is_scripting():
+            return
         expected = tuple(self.patch_embed.img_size)
         if x.ndim != 4 or tuple(x.shape[-2:]) != expected or x.shape[1] != self.in_chans:
             raise ValueError(

@@ -32,6 +32,7 @@ from timm.models import register_model
 from timm.models._manipulate import checkpoint
 
 from .deit3 import DeiT3, create_variant, variant_cfgs
+from .tracing import fx_tracing
 
 __all__ = ["EDIT", "ClsDecoder"]
 
@@ -157,7 +158,7 @@ class EDIT(DeiT3):
         return self.pos_drop(x)
 
     def forward_features(self, x: torch.Tensor, attn_mask=None, is_causal: bool = False) -> torch.Tensor:
-        if attn_mask is not None or is_causal:
+        if not fx_tracing() and (attn_mask is not None or is_causal):   # fx passes its placeholders
             raise ValueError("EDIT's encoder attends over all patches: attn_mask and is_causal are not supported")
         x = self._embed(x)
         c = self.cls_token.expand(x.shape[0], -1, -1)                           # c_0: B, 1, D

@@ -41,7 +41,6 @@ from typing import Dict, List, Optional, Sequence, Tuple, Type, Union
 
 import torch
 from torch import nn
-from torch.fx import _symbolic_trace
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import LayerNorm, calculate_drop_path_rates, to_2tuple, to_ntuple, trunc_normal_
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
@@ -50,6 +49,7 @@ from timm.models._manipulate import checkpoint
 from timm.models.pvt_v2 import Block as PvtBlock
 from timm.models.pvt_v2 import OverlapPatchEmbed
 
+from .tracing import fx_tracing
 from .lavit_layers import DP_LOSS_FORMS, AttentionDownsample, LessAttention, VanillaAttention
 from .weights import checkpoint_filter_fn
 
@@ -100,11 +100,6 @@ DESIGN_CHOICES: Tuple[Choice, ...] = (
            "drop path 0.1/0.2/0.3, EMA off", "inference",
            "the DeiT/PVT recipe 300-epoch pyramid ViTs use; the paper's was not recovered."),
 )
-
-
-def _fx_symbolic_tracing() -> bool:
-    check = getattr(_symbolic_trace, "is_fx_symbolic_tracing", _symbolic_trace.is_fx_tracing)
-    return check()
 
 
 def default_num_va(depths: Sequence[int]) -> Tuple[int, ...]:
@@ -358,7 +353,7 @@ class LaViT(nn.Module):
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise ``ValueError`` unless ``x`` is a batch of the size the model was built for."""
-        if _fx_symbolic_tracing() or torch.jit.is_scripting():
+        if fx_tracing() or torch.jit.is_scripting():
             return   # symbolic sizes: checked when the traced graph runs
         shape = tuple(x.shape)
         if len(shape) != 4 or shape[1] != self.in_chans or shape[-2:] != self.img_size:
