@@ -19,6 +19,7 @@ COMMANDS = {
     "train": "train",
     "evaluate": "evaluate",
     "clean-in21k": "clean_in21k",
+    "check-data": "check_data",
     "aggregate": "aggregate",
     "report": "report",
     "figures": "figures",

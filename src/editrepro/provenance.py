@@ -1,10 +1,12 @@
-"""Where a result came from: the project's root and the git commit of the code."""
+"""Where a result came from: the project's root, the git commit of the code, the software it ran on."""
+import platform
 import subprocess
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
-__all__ = ["project_root", "git_commit"]
+__all__ = ["project_root", "git_commit", "environment_report"]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -30,3 +32,21 @@ def git_commit(root: Optional[Path] = None) -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return f"{sha}-dirty" if dirty else sha
+
+
+def environment_report() -> str:
+    """The exact software a job ran on: Python, torch (CUDA, cuDNN, GPUs), timm, and every installed
+    distribution as ``name==version`` (what ``pip freeze`` lists, read in-process)."""
+    from importlib import metadata
+
+    import timm
+    import torch
+
+    lines = [f"python {sys.version.split()[0]} ({platform.platform()})", f"torch {torch.__version__}",
+             f"cuda {torch.version.cuda or 'none'}, cudnn {torch.backends.cudnn.version() or 'none'}",
+             f"timm {timm.__version__}"]
+    if torch.cuda.is_available():
+        lines += [f"gpu {i}: {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count())]
+    dists = sorted({f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions() if d.metadata["Name"]},
+                   key=str.lower)
+    return "\n".join(lines + ["", "# installed distributions"] + dists) + "\n"

@@ -117,6 +117,12 @@ def compute_args():
         args += f" --per-device-batch {c['per_device_batch']}"
     if c["compile"]:
         args += " --compile"
+    if c["grad_checkpointing"]:
+        args += " --grad-checkpointing"
+    if c["checkpoint_every"] is not None:
+        args += f" --checkpoint-every {c['checkpoint_every']}"
+    if c["max_bad_samples"] is not None:
+        args += f" --max-bad-samples {c['max_bad_samples']}"
     return args
 
 

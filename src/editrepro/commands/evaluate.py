@@ -21,16 +21,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=4)
     p.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE",
                    help="stored in the JSON and logged with the training's MLflow run (repeatable)")
+    p.add_argument("--max-bad-samples", type=int, metavar="N",
+                   help="unreadable samples tolerated (replaced) before stopping (default: 0.1%% of the set)")
     p.add_argument("--out", help="metrics JSON to write")
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from ..data.bad_samples import TooManyBadSamples
     from ..training.config import parse_overrides
     from ..training.evaluation import evaluate_weights
 
-    metrics = evaluate_weights(args.weights, dataset=args.dataset, data_root=args.data_root, split=args.split,
-                               img_size=args.img_size, crop_ratio=args.crop_ratio, batch_size=args.batch_size,
-                               workers=args.workers, out=args.out,
-                               tags={k: str(v) for k, v in parse_overrides(args.tag).items()})
+    try:
+        metrics = evaluate_weights(args.weights, dataset=args.dataset, data_root=args.data_root, split=args.split,
+                                   img_size=args.img_size, crop_ratio=args.crop_ratio, batch_size=args.batch_size,
+                                   workers=args.workers, out=args.out, max_bad_samples=args.max_bad_samples,
+                                   tags={k: str(v) for k, v in parse_overrides(args.tag).items()})
+    except TooManyBadSamples as e:
+        print(f"editrepro evaluate: error: {e}", file=sys.stderr)
+        return 4
     print(json.dumps(metrics))
     return 0

@@ -6,7 +6,8 @@ under ``torchrun --nproc_per_node=N`` for several GPUs; run the same command aga
 a preemption and it resumes from the output folder's checkpoint.
 
 Exit codes: 0 done, 2 bad configuration, 3 loss became NaN/inf (last good checkpoint
-kept), 75 stopped by SIGTERM/SIGUSR1 after checkpointing (run again to resume).
+kept), 4 more unreadable samples than --max-bad-samples (named in the error), 75 stopped by
+SIGTERM/SIGUSR1 after checkpointing (run again to resume).
 """
 import argparse
 import json
@@ -43,6 +44,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     run.add_argument("--device", choices=["auto", "cpu", "cuda"])
     run.add_argument("--amp", choices=["auto", "bf16", "fp16", "off"], help="auto: bf16 on GPU, fp32 on CPU")
     run.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+    run.add_argument("--grad-checkpointing", action="store_true", default=None,
+                     help="activation checkpointing (timm's set_grad_checkpointing): less memory, same result")
+    run.add_argument("--checkpoint-every", type=float, metavar="MINUTES",
+                     help="also checkpoint mid-epoch this often (default: 30 on GPU, off on CPU; 0: off)")
+    run.add_argument("--max-bad-samples", type=int, metavar="N",
+                     help="unreadable samples tolerated (replaced) before the job stops (default: 0.1%% of the set)")
     run.add_argument("--eval-every", type=int)
     run.add_argument("--experiment", help="MLflow experiment (default: 'default')")
     run.add_argument("--run-name")
@@ -87,6 +94,8 @@ def build_config(args: argparse.Namespace):
     for key, value in (("model", args.model), ("img_size", args.img_size), ("output_dir", args.output),
                        ("init_checkpoint", args.init_checkpoint), ("per_device_batch", args.per_device_batch),
                        ("seed", args.seed), ("device", args.device), ("amp", args.amp), ("compile", args.compile),
+                       ("grad_checkpointing", args.grad_checkpointing), ("checkpoint_every", args.checkpoint_every),
+                       ("max_bad_samples", args.max_bad_samples),
                        ("eval_every", args.eval_every), ("experiment", args.experiment), ("run_name", args.run_name)):
         if value is not None:
             job[key] = value
@@ -101,7 +110,8 @@ def build_config(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from ..training.config import ConfigError
     from ..training.engine import NonFiniteLossError
-    from ..training.trainer import EXIT_NONFINITE, EXIT_PREEMPTED, Preempted, train
+    from ..data.bad_samples import TooManyBadSamples
+    from ..training.trainer import EXIT_BAD_SAMPLES, EXIT_NONFINITE, EXIT_PREEMPTED, Preempted, train
 
     try:
         cfg = build_config(args)
@@ -116,5 +126,8 @@ def run(args: argparse.Namespace) -> int:
     except NonFiniteLossError as e:
         print(f"editrepro train: error: {e}", file=sys.stderr)
         return EXIT_NONFINITE
+    except TooManyBadSamples as e:
+        print(f"editrepro train: error: {e}", file=sys.stderr)
+        return EXIT_BAD_SAMPLES
     print(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}))
     return 0

@@ -9,8 +9,13 @@
 - Step metrics are buffered and sent in batches (a call to a server costs ~50 ms).
 - If the store cannot be reached or a call keeps failing, tracking switches itself off
   with one warning and training goes on.
+- Every way a job ends sets its run's status: FINISHED, KILLED (stopped to be resumed; the
+  rerun reopens the same run as RUNNING) or FAILED with the error as the ``error`` tag.
+- Experiments declare MLflow 3's model-training kind, so ``mlflow ui`` opens on their runs;
+  runs record their datasets as MLflow dataset inputs (the UI's Dataset column).
 """
 import fcntl
+import json
 import logging
 import os
 import random
@@ -24,7 +29,10 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from ..provenance import project_root
 
-__all__ = ["Tracker", "default_tracking_uri", "ensure_store", "flatten", "metric_histories"]
+__all__ = ["Tracker", "default_tracking_uri", "ensure_store", "flatten", "metric_histories", "EXPERIMENT_KIND"]
+
+# MLflow 3's experiment kinds (the UI's "experiment type"): training runs, not GenAI traces
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 
 _logger = logging.getLogger(__name__)
 
@@ -167,17 +175,20 @@ class Tracker:
     # -- run lifecycle ----------------------------------------------------------------
     def _experiment_id(self) -> str:
         exp = self.client.get_experiment_by_name(self.experiment)
-        if exp is not None:
-            return exp.experiment_id
-        db = _sqlite_path(self.uri)
-        location = (db.parent / "mlartifacts").as_uri() if db is not None else None
-        try:
-            return self.client.create_experiment(self.experiment, artifact_location=location)
-        except Exception as e:  # created by a parallel job in between
+        if exp is None:
+            db = _sqlite_path(self.uri)
+            location = (db.parent / "mlartifacts").as_uri() if db is not None else None
+            try:
+                self.client.create_experiment(self.experiment, artifact_location=location,
+                                              tags={EXPERIMENT_KIND[0]: EXPERIMENT_KIND[1]})
+            except Exception:  # noqa: BLE001  (created by a parallel job in between)
+                pass
             exp = self.client.get_experiment_by_name(self.experiment)
             if exp is None:
-                raise e
-            return exp.experiment_id
+                raise RuntimeError(f"experiment {self.experiment!r} could not be created in {self.uri}")
+        if EXPERIMENT_KIND[0] not in exp.tags:       # an experiment created before this version
+            self.client.set_experiment_tag(exp.experiment_id, *EXPERIMENT_KIND)
+        return exp.experiment_id
 
     def start(self, run_name: Optional[str] = None, tags: Optional[Mapping[str, str]] = None,
               run_id: Optional[str] = None) -> Optional[str]:
@@ -237,12 +248,30 @@ class Tracker:
         if Path(path).exists():
             self._call(lambda: self.client.log_artifact(self.run_id, str(path)))
 
+    def log_dataset(self, name: str, source: str, digest: str, context: str, size: Optional[int] = None) -> None:
+        """Record a dataset the run read (``context``: training / evaluation) as an MLflow dataset input."""
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        profile = json.dumps({"num_rows": size}) if size is not None else None
+        dataset = Dataset(name=name, digest=digest[:36], source_type="local", source=json.dumps({"uri": source}),
+                          profile=profile)
+        self._call(lambda: self.client.log_inputs(
+            self.run_id, datasets=[DatasetInput(dataset, tags=[InputTag("mlflow.data.context", context)])]))
+
     def end(self, status: str = "FINISHED") -> None:
         """Flush and close the run (``KILLED`` for a job stopped to be resumed)."""
         if self.run_id is None:
             return
         self.flush()
         self._call(lambda: self.client.set_terminated(self.run_id, status=status))
+
+    def fail(self, error: BaseException) -> None:
+        """Close the run as FAILED with the error as its ``error`` tag (KILLED for an interrupt: resumable)."""
+        if self.run_id is None:
+            return
+        text = f"{type(error).__name__}: {error}"
+        self.set_tags({"error": text[:_PARAM_VALUE_MAX]})
+        self.end(status="KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
 
 
 def metric_histories(experiment: str, tags: Mapping[str, str], metrics: Sequence[str],

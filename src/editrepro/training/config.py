@@ -184,6 +184,9 @@ class TrainConfig:
     device: str = "auto"
     amp: str = "auto"
     compile: bool = False
+    grad_checkpointing: bool = False
+    checkpoint_every: Optional[float] = None
+    max_bad_samples: Optional[int] = None
     model_kwargs: Mapping[str, Any] = field(default_factory=dict)
     eval_every: int = 1
     log_every: int = 10
@@ -200,6 +203,15 @@ class TrainConfig:
             raise ConfigError(f"per_device_batch must be positive, got {self.per_device_batch}")
         if self.eval_every < 1 or self.log_every < 1:
             raise ConfigError("eval_every and log_every must be at least 1")
+        if self.checkpoint_every is not None and self.checkpoint_every < 0:
+            raise ConfigError(f"checkpoint_every must be minutes >= 0 (0: off), got {self.checkpoint_every}")
+        if self.max_bad_samples is not None and self.max_bad_samples < 0:
+            raise ConfigError(f"max_bad_samples must be >= 0, got {self.max_bad_samples}")
+
+    def checkpoint_interval_s(self, device_type: str) -> Optional[float]:
+        """Seconds between time-based mid-epoch checkpoints (None: off). Default: 30 minutes on GPU, off on CPU."""
+        minutes = self.checkpoint_every if self.checkpoint_every is not None else (30.0 if device_type == "cuda" else 0.0)
+        return 60.0 * minutes if minutes > 0 else None
 
     def batch_plan(self, world_size: int) -> Tuple[int, int]:
         """(per-device batch, accumulation steps) giving the recipe's effective batch on ``world_size`` devices."""
@@ -238,7 +250,10 @@ class TrainConfig:
     def config_hash(self) -> str:
         """Hash of what determines the result (not where it is written or how it is tracked)."""
         d = self.as_dict()
-        for key in ("output_dir", "experiment", "run_name", "tags", "log_every"):
+        # where it is written, how it is tracked, and what does not change the result (activation checkpointing
+        # recomputes exactly; checkpoints and the bad-sample limit only decide when the job writes or stops)
+        for key in ("output_dir", "experiment", "run_name", "tags", "log_every", "grad_checkpointing",
+                    "checkpoint_every", "max_bad_samples"):
             d.pop(key)
         d["data"].pop("num_workers")
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -3,6 +3,10 @@
 Every optimizer step seeds the global RNGs from (seed, epoch, step, rank), so drop-path
 and mixup draws, like the augmentations (see ``sampling.py``), do not depend on history:
 a job resumed at step k computes what the uninterrupted job computed at step k.
+
+Batches may carry a third element, the notes of ``data.bad_samples.TolerantDataset`` (which
+samples were unreadable and replaced); they are counted into ``StepContext.bad_samples`` and
+across ranks, and past its limit the step stops the job.
 """
 import math
 import time
@@ -14,6 +18,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from ..data.bad_samples import BadSampleLog
 from .aux_loss import split_output, total_loss
 from .distributed import all_reduce_sum
 from .sampling import mix_seed, seed_all
@@ -44,10 +49,16 @@ class StepContext:
     clip_grad: Optional[float] = None
     ema: Optional[nn.Module] = None
     aux_weights: Dict[str, float] = field(default_factory=dict)   # auxiliary loss -> weight (model returns it)
+    bad_samples: Optional[BadSampleLog] = None                       # unreadable samples met (and their limit)
     seed: int = 0
     rank: int = 0
     world_size: int = 1
     show_progress: bool = True
+
+
+def _unpack(batch) -> tuple:
+    """``(inputs, targets, notes)`` of a batch; no notes unless the dataset is a ``TolerantDataset``."""
+    return batch[0], batch[1], (batch[2] if len(batch) > 2 else ())
 
 
 def train_one_epoch(
@@ -59,8 +70,14 @@ def train_one_epoch(
         start_step: int = 0,
         on_step: Optional[Callable[[int, Dict[str, float]], None]] = None,
         should_stop: Callable[[], bool] = lambda: False,
+        checkpoint_due: Callable[[], bool] = lambda: False,
+        on_checkpoint: Optional[Callable[[int], None]] = None,
 ) -> Dict[str, float]:
     """Run optimizer steps ``start_step .. steps-1`` of ``epoch``.
+
+    After a step at which any rank's ``checkpoint_due()`` (the time-based checkpoint) is true,
+    every rank calls ``on_checkpoint(next step)``; the last step of the epoch leaves it to the
+    epoch's own checkpoint.
 
     Returns ``loss`` (mean over the steps run; the total with any auxiliary losses), its terms
     (``task_loss`` and each auxiliary loss, when the model returns them), ``images_per_sec``,
@@ -80,9 +97,11 @@ def train_one_epoch(
         step_seed = mix_seed(ctx.seed, epoch, step, ctx.rank, 0x5EED)
         loss_sum = torch.zeros((), device=ctx.device)
         term_sums: Dict[str, torch.Tensor] = {}
-        n_images = 0
+        n_images, new_bad = 0, 0
         for micro in range(ctx.accum_steps):
-            images_, targets = next(it)
+            images_, targets, notes = _unpack(next(it))
+            if ctx.bad_samples is not None:
+                new_bad += ctx.bad_samples.add(notes)
             images_ = images_.to(ctx.device, non_blocking=True)
             targets = targets.to(ctx.device, non_blocking=True)
             seed_all(mix_seed(step_seed, micro))
@@ -100,13 +119,19 @@ def train_one_epoch(
             for k, v in terms.items():
                 term_sums[k] = term_sums.get(k, 0.0) + v.detach().float()
             n_images += images_.shape[0]
-        # one collective per step: the global mean loss (and its terms) and whether any rank wants to stop
+        # one collective per step: the global mean loss (and its terms), whether any rank wants to stop or to
+        # checkpoint, and the bad samples met
         names = sorted(term_sums)
-        state = torch.stack([loss_sum / ctx.accum_steps, torch.tensor(float(should_stop()), device=ctx.device)]
-                            + [term_sums[k] / ctx.accum_steps for k in names])
+        flags = torch.tensor([float(should_stop()), float(checkpoint_due()), float(new_bad)], device=ctx.device)
+        state = torch.cat([(loss_sum / ctx.accum_steps).reshape(1), flags]
+                          + [(term_sums[k] / ctx.accum_steps).reshape(1) for k in names])
         state = all_reduce_sum(state)
         loss_value = state[0].item() / ctx.world_size
-        term_values = {k: state[2 + i].item() / ctx.world_size for i, k in enumerate(names)}
+        stop_now, checkpoint_now = state[1].item() > 0, state[2].item() > 0
+        term_values = {k: state[4 + i].item() / ctx.world_size for i, k in enumerate(names)}
+        if ctx.bad_samples is not None:
+            ctx.bad_samples.total += int(state[3].item())
+            ctx.bad_samples.check(ctx.bad_samples.total)
         if not math.isfinite(loss_value):
             ctx.optimizer.zero_grad(set_to_none=True)
             raise NonFiniteLossError(f"loss is {loss_value} at epoch {epoch}, step {step}")
@@ -140,13 +165,16 @@ def train_one_epoch(
                         refresh=False)
         bar.update(1)
         step += 1
-        if state[1].item() > 0:
+        if stop_now:
             break
+        if checkpoint_now and on_checkpoint is not None and step < steps:
+            on_checkpoint(step)
     bar.close()
     elapsed = time.perf_counter() - started
     return {
         "loss": loss_total / max(done, 1),
         **{k: v / max(done, 1) for k, v in term_totals.items()},
+        "bad_samples": ctx.bad_samples.total if ctx.bad_samples is not None else 0,
         "images_per_sec": images / elapsed if elapsed > 0 else 0.0,
         "steps_done": done,
         "next_step": step,
@@ -155,11 +183,15 @@ def train_one_epoch(
 
 @torch.no_grad()
 def evaluate(model: nn.Module, batches: Iterable, device: torch.device, amp_dtype: Optional[torch.dtype] = None,
-             show_progress: bool = False) -> Dict[str, float]:
-    """Top-1, top-5 (top-k with k = min(5, classes)) and cross-entropy, exact across ranks."""
+             show_progress: bool = False, bad_samples: Optional[BadSampleLog] = None) -> Dict[str, float]:
+    """Top-1, top-5 (top-k with k = min(5, classes)) and cross-entropy, exact across ranks; with
+    ``bad_samples``, the unreadable (replaced) samples counted and held to its limit."""
     model.eval()
-    sums = torch.zeros(4, device=device, dtype=torch.float64)  # loss, top1, top5, n
-    for images, targets in tqdm(batches, desc="eval", disable=not show_progress, leave=False, mininterval=1.0):
+    sums = torch.zeros(5, device=device, dtype=torch.float64)  # loss, top1, top5, n, bad samples
+    for batch in tqdm(batches, desc="eval", disable=not show_progress, leave=False, mininterval=1.0):
+        images, targets, notes = _unpack(batch)
+        if bad_samples is not None:
+            sums[4] += bad_samples.add(notes)
         images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
         with autocast(device, amp_dtype):
             logits = model(images)
@@ -173,5 +205,8 @@ def evaluate(model: nn.Module, batches: Iterable, device: torch.device, amp_dtyp
         sums[3] += targets.numel()
     sums = all_reduce_sum(sums)
     n = max(sums[3].item(), 1.0)
+    if bad_samples is not None:
+        bad_samples.total = int(sums[4].item())
+        bad_samples.check(bad_samples.total)
     return {"loss": sums[0].item() / n, "top1": 100.0 * sums[1].item() / n, "top5": 100.0 * sums[2].item() / n,
-            "n": int(sums[3].item())}
+            "n": int(sums[3].item()), "bad_samples": int(sums[4].item())}

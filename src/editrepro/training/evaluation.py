@@ -45,13 +45,14 @@ def load_trained_model(weights: Union[str, Path], img_size: Optional[int] = None
 def evaluate_weights(weights: Union[str, Path], dataset: Optional[str] = None, data_root: Optional[str] = None,
                      split: str = "val", img_size: Optional[int] = None, crop_ratio: Optional[float] = None,
                      batch_size: int = 128, workers: int = 4, out: Optional[Union[str, Path]] = None,
-                     tags: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+                     tags: Optional[Dict[str, str]] = None, max_bad_samples: Optional[int] = None) -> Dict[str, Any]:
     """Top-1 / top-5 of a training job's weights; the result also lands in that job's MLflow run.
 
     The training job's ``metrics.json`` beside the weights supplies its run id, commit and
     config hash, so the evaluation JSON says which run it measured.
     """
     from ..data import build_dataset, build_eval_transform
+    from ..data.bad_samples import BadSampleLog, TolerantDataset, default_limit
 
     model, cfg = load_trained_model(weights, img_size)
     img_size = img_size or cfg["img_size"]
@@ -62,13 +63,16 @@ def evaluate_weights(weights: Union[str, Path], dataset: Optional[str] = None, d
     model.to(dist_info.device)
     amp = _amp_dtype(cfg.get("amp", "auto"), dist_info.device)
     if cfg["recipe"]["task"] == "segmentation":
-        metrics = _evaluate_segmenter(model, cfg, dataset, data_root, split, options, dist_info, amp, workers)
+        metrics = _evaluate_segmenter(model, cfg, dataset, data_root, split, options, dist_info, amp, workers,
+                                      max_bad_samples)
     else:
         crop_ratio = crop_ratio if crop_ratio is not None else cfg["recipe"]["eval_crop_ratio"]
         data = build_dataset(dataset, data_root, split, transform=build_eval_transform(img_size, crop_ratio=crop_ratio),
                              **options)
-        loader = DataLoader(data, batch_size=batch_size, num_workers=workers, shuffle=False)
-        metrics = evaluate(model, loader, dist_info.device, amp, show_progress=True)
+        limit = max_bad_samples if max_bad_samples is not None else default_limit(len(data))
+        loader = DataLoader(TolerantDataset(data), batch_size=batch_size, num_workers=workers, shuffle=False)
+        metrics = evaluate(model, loader, dist_info.device, amp, show_progress=True,
+                           bad_samples=BadSampleLog(limit, f"{split} set of {dataset}"))
         metrics["crop_ratio"] = crop_ratio
     train_metrics_path = Path(weights).with_name("metrics.json")
     train_metrics = json.loads(train_metrics_path.read_text()) if train_metrics_path.is_file() else {}
@@ -91,17 +95,22 @@ def evaluate_weights(weights: Union[str, Path], dataset: Optional[str] = None, d
 
 
 def _evaluate_segmenter(model, cfg: Dict[str, Any], dataset: str, data_root: str, split: str, options, dist_info,
-                        amp, workers: int) -> Dict[str, Any]:
+                        amp, workers: int, max_bad_samples: Optional[int] = None) -> Dict[str, Any]:
     """Single- and multi-scale mIoU of a segmenter, and its parameters at the paper's size."""
     from ..data import build_dataset, build_seg_eval_transform
+    from ..data.bad_samples import BadSampleLog, TolerantDataset, default_limit
     from ..segmentation import segmenter_params
     from .tasks import evaluate_segmentation
 
     recipe = SegRecipe.from_dict(cfg["recipe"])
     data = build_dataset(dataset, data_root, split, transform=build_seg_eval_transform(cfg["img_size"]), **options)
-    ss = evaluate_segmentation(model, data, cfg["img_size"], recipe, dist_info, amp, show_progress=True, workers=workers)
+    limit = max_bad_samples if max_bad_samples is not None else default_limit(len(data))
+    data = TolerantDataset(data)
+    ss = evaluate_segmentation(model, data, cfg["img_size"], recipe, dist_info, amp, show_progress=True, workers=workers,
+                               bad_samples=BadSampleLog(limit, f"{split} set of {dataset}"))
     ms = evaluate_segmentation(model, data, cfg["img_size"], recipe, dist_info, amp, multi_scale=True,
                                show_progress=True, workers=workers)
     return {"miou_ss": ss["miou"], "miou_ms": ms["miou"], "pixel_acc_ss": ss["pixel_acc"],
             "pixel_acc_ms": ms["pixel_acc"], "classes_present": ss["classes_present"], "n": ss["n"],
+            "bad_samples": ss["bad_samples"],
             "params": count_params(model), "params_paper_arch": segmenter_params(cfg["model"])}

@@ -12,6 +12,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from ..models import create_model, load_pretrained
+from ..data.bad_samples import BadSampleLog
 from .aux_loss import AuxLossModel
 from .config import Recipe, SegRecipe, TrainConfig
 from .distributed import DistInfo, all_reduce_sum
@@ -94,11 +95,11 @@ class ClassificationTask:
         return clip_after_backward(self.recipe)
 
     def evaluate(self, model: nn.Module, val_set: Dataset, dist: DistInfo, amp_dtype, batch_size: int,
-                 workers: int, show_progress: bool) -> Dict[str, float]:
+                 workers: int, show_progress: bool, bad_samples: Optional[BadSampleLog] = None) -> Dict[str, float]:
         subset = Subset(val_set, sampler_for_eval(len(val_set), dist.rank, dist.world_size))
         loader = DataLoader(subset, batch_size=batch_size, shuffle=False, drop_last=False, num_workers=workers,
                             pin_memory=dist.device.type == "cuda")
-        return evaluate(model, loader, dist.device, amp_dtype, show_progress=show_progress)
+        return evaluate(model, loader, dist.device, amp_dtype, show_progress=show_progress, bad_samples=bad_samples)
 
     def summary(self, val: Dict[str, Any]) -> Dict[str, Any]:
         return {"top1": val.get("top1"), "top5": val.get("top5"), "val_loss": val.get("loss"),
@@ -172,9 +173,11 @@ class SegmentationTask:
         return self.recipe.grad_clip
 
     def evaluate(self, model: nn.Module, val_set: Dataset, dist: DistInfo, amp_dtype, batch_size: int,
-                 workers: int, show_progress: bool, multi_scale: bool = False) -> Dict[str, float]:
+                 workers: int, show_progress: bool, multi_scale: bool = False,
+                 bad_samples: Optional[BadSampleLog] = None) -> Dict[str, float]:
         return evaluate_segmentation(model, val_set, self.cfg.img_size, self.recipe, dist, amp_dtype,
-                                     multi_scale=multi_scale, show_progress=show_progress, workers=workers)
+                                     multi_scale=multi_scale, show_progress=show_progress, workers=workers,
+                                     bad_samples=bad_samples)
 
     def summary(self, val: Dict[str, Any]) -> Dict[str, Any]:
         return {"miou_ss": val.get("miou"), "pixel_acc": val.get("pixel_acc"), "val_images": val.get("n")}
@@ -183,8 +186,9 @@ class SegmentationTask:
 @torch.no_grad()
 def evaluate_segmentation(model: nn.Module, val_set: Dataset, window: int, recipe: SegRecipe, dist: DistInfo,
                           amp_dtype=None, multi_scale: bool = False, show_progress: bool = False,
-                          workers: int = 0) -> Dict[str, float]:
-    """mIoU over the whole validation set (one confusion matrix summed across ranks)."""
+                          workers: int = 0, bad_samples: Optional[BadSampleLog] = None) -> Dict[str, float]:
+    """mIoU over the whole validation set (one confusion matrix summed across ranks); unreadable samples
+    (of a ``TolerantDataset``) counted into ``bad_samples`` and held to its limit."""
     import torch.nn.functional as F
     from tqdm import tqdm
 
@@ -196,9 +200,12 @@ def evaluate_segmentation(model: nn.Module, val_set: Dataset, window: int, recip
     subset = Subset(val_set, sampler_for_eval(len(val_set), dist.rank, dist.world_size))
     loader = DataLoader(subset, batch_size=None, shuffle=False, num_workers=workers)
     stride = recipe.eval_stride or window
-    for image, mask in tqdm(loader, desc="eval ms" if multi_scale else "eval", disable=not show_progress,
-                            leave=False, mininterval=1.0):
-        image, mask = image.to(dist.device), mask.to(dist.device)
+    bad = torch.zeros((), device=dist.device, dtype=torch.float64)
+    for item in tqdm(loader, desc="eval ms" if multi_scale else "eval", disable=not show_progress,
+                     leave=False, mininterval=1.0):
+        image, mask = item[0].to(dist.device), item[1].to(dist.device)
+        if bad_samples is not None and len(item) > 2:
+            bad += bad_samples.add([item[2]])
         with autocast(dist.device, amp_dtype):
             if multi_scale:
                 scores = multi_scale_logits(model, image, window, stride, num_classes, recipe.eval_scales,
@@ -210,6 +217,10 @@ def evaluate_segmentation(model: nn.Module, val_set: Dataset, window: int, recip
     cm.matrix = all_reduce_sum(cm.matrix)
     result = cm.compute()
     result["n"] = len(val_set)
+    result["bad_samples"] = int(all_reduce_sum(bad).item())
+    if bad_samples is not None:
+        bad_samples.total = result["bad_samples"]
+        bad_samples.check()
     result.pop("iou")
     return result
 

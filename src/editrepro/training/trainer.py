@@ -1,9 +1,15 @@
 """``train(config)``: the one entry point every training job of the workflow calls.
 
 Resolves the batch plan, builds data, model, optimiser and tracking, resumes from the
-job's own checkpoint if one exists, trains epoch by epoch (checkpoint after each, and on
-SIGTERM / SIGUSR1 at the next step boundary), evaluates, and writes ``metrics.json``, the
-file the workflow's downstream rules read. Launch one process or many with torchrun.
+job's own checkpoint if one exists, trains epoch by epoch (checkpoint after each, every
+``checkpoint_every`` minutes mid-epoch, and on SIGTERM / SIGUSR1 at the next step boundary),
+evaluates, and writes ``metrics.json``, the file the workflow's downstream rules read. Launch
+one process or many with torchrun.
+
+A job that a SIGKILL (node loss, the OOM killer) ends resumes from its newest checkpoint:
+at most ``checkpoint_every`` minutes are lost. Samples that cannot be read are replaced and
+counted (``data.bad_samples``); past ``max_bad_samples`` the job stops naming them. The MLflow
+run ends FINISHED, KILLED (preempted: resumable) or FAILED with the error as a tag.
 """
 import json
 import logging
@@ -23,10 +29,12 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import BatchSampler, DataLoader, Dataset
 
+from ..data.bad_samples import BadSampleLog, TolerantDataset, default_limit
+from ..data.identity import dataset_digest
 from ..fileio import atomic_write_text
 from ..models.complexity import count_params
 from ..models.families import model_family
-from ..provenance import git_commit
+from ..provenance import environment_report, git_commit
 from ..tracking import Tracker
 from .checkpoint import CHECKPOINT, FINAL_WEIGHTS, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
@@ -35,12 +43,13 @@ from .engine import NonFiniteLossError, StepContext, train_one_epoch
 from .sampling import ResumableSampler, SeededDataset, seed_all
 from .tasks import task_for
 
-__all__ = ["train", "Preempted", "EXIT_PREEMPTED", "EXIT_NONFINITE"]
+__all__ = ["train", "Preempted", "EXIT_PREEMPTED", "EXIT_NONFINITE", "EXIT_BAD_SAMPLES"]
 
 _logger = logging.getLogger(__name__)
 
 EXIT_PREEMPTED = 75   # EX_TEMPFAIL: checkpoint written, run the same command again to resume
 EXIT_NONFINITE = 3
+EXIT_BAD_SAMPLES = 4
 
 
 class Preempted(Exception):
@@ -112,6 +121,8 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
         raise ValueError(f"the training set of {cfg.data.name!r} does not say how many classes it has (num_classes)")
 
     model = task.model(num_classes)
+    if cfg.grad_checkpointing:
+        _grad_checkpointing(model)
     model.to(dist_info.device)
     optimizer = task.optimizer(model)
     criterion = task.criterion()
@@ -120,7 +131,7 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
     ema = task.ema(model)
 
     # resume from this job's own checkpoint
-    pos, history, run_id = _Position(), [], None
+    pos, history, run_id, bad_state = _Position(), [], None, {}
     ckpt_path = out / CHECKPOINT
     if ckpt_path.is_file():
         state = load_checkpoint(ckpt_path)
@@ -135,6 +146,7 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
             ema.load_state_dict(state["ema"])
         set_rng_state(state["rng"])
         pos, history, run_id = _Position(state["epoch"], state["step"]), list(state["history"]), state["run_id"]
+        bad_state = state.get("bad_samples") or {}
         if dist_info.is_main:
             _logger.info("resuming %s at epoch %d, step %d", out, pos.epoch, pos.step)
 
@@ -172,15 +184,27 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
     tracker.log_params(params)
     tracker.set_tags({"mlflow.source.git.commit": commit, "config_hash": cfg.config_hash(),
                       "host": socket.gethostname(), "devices": _devices(dist_info)})
+    for split, data, context in (("train", train_set, "training"), ("val", val_set, "evaluation")):
+        tracker.log_dataset(f"{cfg.data.name}/{split}", str(cfg.data.root), dataset_digest(data), context, len(data))
     if dist_info.is_main:
         atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.as_dict(), sort_keys=False))
+        atomic_write_text(out / "environment.txt", environment_report())
 
+    limit = cfg.max_bad_samples
+    bad = BadSampleLog(default_limit(len(train_set)) if limit is None else limit, f"training set of {cfg.data.name}",
+                       seen=bad_state.get("seen"), total=bad_state.get("total", 0))
+    val_bad = BadSampleLog(default_limit(len(val_set)) if limit is None else limit,
+                           f"validation set of {cfg.data.name}")
+    train_data = SeededDataset(TolerantDataset(train_set))
+    val_data = TolerantDataset(val_set)
     ctx = StepContext(optimizer=optimizer, criterion=criterion, device=dist_info.device, accum_steps=accum,
                       mixup=mixup, amp_dtype=amp_dtype, scaler=scaler, clip_grad=task.clip(), ema=ema,
-                      aux_weights=task.aux_weights(model), seed=cfg.seed, rank=dist_info.rank, world_size=dist_info.world_size,
-                      show_progress=dist_info.is_main)
+                      aux_weights=task.aux_weights(model), bad_samples=bad, seed=cfg.seed, rank=dist_info.rank,
+                      world_size=dist_info.world_size, show_progress=dist_info.is_main)
     stop = _StopFlag()
     stop.install()
+    interval_s = cfg.checkpoint_interval_s(dist_info.device.type)
+    last_checkpoint = [time.monotonic()]
 
     def checkpoint(epoch: int, step: int) -> None:
         if dist_info.is_main:
@@ -189,12 +213,17 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
                 "scaler": scaler.state_dict() if scaler is not None else None,
                 "ema": ema.state_dict() if ema is not None else None,
                 "epoch": epoch, "step": step, "history": history, "run_id": run_id,
+                "bad_samples": {"seen": dict(bad.seen), "total": bad.total},
                 "config": cfg.as_dict(), "config_hash": cfg.config_hash(), "rng": rng_state(),
             })
         barrier()
+        last_checkpoint[0] = time.monotonic()
 
-    val_metrics: Dict[str, float] = history[-1]["val"] if history else {}
-    try:
+    def checkpoint_due() -> bool:
+        return interval_s is not None and time.monotonic() - last_checkpoint[0] >= interval_s
+
+    def _epochs() -> Dict[str, Any]:
+        val_metrics: Dict[str, float] = history[-1]["val"] if history else {}
         for epoch in range(pos.epoch, r.epochs):
             start_step = pos.step if epoch == pos.epoch else 0
             # timm ignores the call a schedule is not counted in: epochs for cosine, global steps for poly
@@ -202,8 +231,8 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
             scheduler.step(epoch)
             scheduler.step_update(epoch * steps + start_step)
             sampler.set_epoch(epoch, start=start_step * per_device * accum)
-            loader = DataLoader(SeededDataset(train_set),
-                                batch_sampler=BatchSampler(sampler, per_device, drop_last=True), **loader_kw)
+            loader = DataLoader(train_data, batch_sampler=BatchSampler(sampler, per_device, drop_last=True),
+                                **loader_kw)
             t0 = time.perf_counter()
 
             def on_step(step: int, m: Dict[str, float], epoch=epoch, steps=steps) -> None:
@@ -212,11 +241,13 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
                     tracker.log_metrics({f"train/{k}": v for k, v in m.items()}, step=epoch * steps + step)
 
             try:
-                result = train_one_epoch(net, loader, ctx, epoch, steps, start_step, on_step=on_step, should_stop=stop)
+                result = train_one_epoch(net, loader, ctx, epoch, steps, start_step, on_step=on_step, should_stop=stop,
+                                         checkpoint_due=checkpoint_due,
+                                         on_checkpoint=lambda step, epoch=epoch: checkpoint(epoch, step))
             except NonFiniteLossError as e:
                 raise NonFiniteLossError(
-                    f"{e}: stopping {cfg.model} on {cfg.data.name}. The last good checkpoint is kept at {ckpt_path} "
-                    f"(epoch {pos.epoch if epoch == pos.epoch else epoch}); try a lower lr or check the data."
+                    f"{e}: stopping {cfg.model} on {cfg.data.name}. The last good checkpoint is kept at {ckpt_path}; "
+                    "try a lower lr or check the data."
                 ) from None
             if result["next_step"] < steps:
                 checkpoint(epoch, result["next_step"])
@@ -224,16 +255,17 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
                 raise Preempted(f"stopped by {signal.Signals(stop.signal).name} at epoch {epoch}, step "
                                 f"{result['next_step']} of {steps}; {ckpt_path} written, run again to resume")
             if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == r.epochs:
-                val_metrics = task.evaluate(ema.module if ema is not None else net, val_set, dist_info, amp_dtype,
-                                            per_device, workers, show_progress=dist_info.is_main)
+                val_metrics = task.evaluate(ema.module if ema is not None else net, val_data, dist_info, amp_dtype,
+                                            per_device, workers, show_progress=dist_info.is_main, bad_samples=val_bad)
             terms = {f"train_{k}": v for k, v in result.items() if k in ctx.aux_weights or k == "task_loss"}
             entry = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"], "train_loss": result["loss"], **terms,
                      "images_per_sec": result["images_per_sec"], "epoch_time_s": time.perf_counter() - t0,
-                     "peak_mem_gb": _peak_memory_gb(dist_info.device), "val": dict(val_metrics)}
+                     "peak_mem_gb": _peak_memory_gb(dist_info.device), "bad_samples": result["bad_samples"],
+                     "val": dict(val_metrics)}
             history.append(entry)
             tracker.log_metrics({"epoch/train_loss": result["loss"], **{f"epoch/{k}": v for k, v in terms.items()},
-                                 "epoch/lr": entry["lr"],
-                                 "epoch/images_per_sec": result["images_per_sec"], "epoch/peak_mem_gb": entry["peak_mem_gb"],
+                                 "epoch/lr": entry["lr"], "epoch/images_per_sec": result["images_per_sec"],
+                                 "epoch/peak_mem_gb": entry["peak_mem_gb"], "epoch/bad_samples": result["bad_samples"],
                                  **{f"val/{k}": v for k, v in val_metrics.items() if k != "n"}}, step=epoch, flush=True)
             if dist_info.is_main:
                 with open(out / "log.jsonl", "a", encoding="utf-8") as f:
@@ -241,30 +273,48 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
                 _logger.info("epoch %d: loss %.4f, val %s %.2f, %.0f img/s", epoch, result["loss"], task.headline,
                              val_metrics.get(task.headline, float("nan")), result["images_per_sec"])
             checkpoint(epoch + 1, 0)
+
+        metrics = {
+            "model": cfg.model, "task": cfg.task, "dataset": cfg.data.name, "img_size": cfg.img_size,
+            "recipe": r.name, "epochs": r.epochs, **task.summary(val_metrics),
+            f"best_{task.headline}": max((h["val"].get(task.headline, float("-inf")) for h in history), default=None),
+            "train_loss": history[-1]["train_loss"] if history else None,
+            "images_per_sec": sum(h["images_per_sec"] for h in history) / max(len(history), 1),
+            "peak_mem_gb": max((h["peak_mem_gb"] for h in history), default=0.0),
+            "bad_samples": bad.total, "bad_files": sorted(bad.seen),
+            "params": count_params(model), "run_id": run_id, "git_commit": commit, "config_hash": cfg.config_hash(),
+            "devices": dist_info.world_size, "device_type": dist_info.device.type, "experiment": cfg.experiment,
+            "tags": tags,
+        }
+        if dist_info.is_main:
+            save_checkpoint(out / FINAL_WEIGHTS, {"model": model.state_dict(),
+                                                  "model_ema": ema.module.state_dict() if ema is not None else None,
+                                                  "config": cfg.as_dict(), "num_classes": num_classes})
+            atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+            for name in ("config.yaml", "environment.txt", "metrics.json", "log.jsonl"):
+                tracker.log_artifact(out / name)
+        return metrics
+
+    try:
+        metrics = _epochs()
+    except Preempted:
+        raise                                   # the run is KILLED already: a resumable stop
+    except BaseException as e:
+        tracker.fail(e)                         # FAILED (KILLED for an interrupt), the error as a tag
+        raise
     finally:
         stop.restore()
-
-    metrics = {
-        "model": cfg.model, "task": cfg.task, "dataset": cfg.data.name, "img_size": cfg.img_size, "recipe": r.name,
-        "epochs": r.epochs, **task.summary(val_metrics),
-        f"best_{task.headline}": max((h["val"].get(task.headline, float("-inf")) for h in history), default=None),
-        "train_loss": history[-1]["train_loss"] if history else None,
-        "images_per_sec": sum(h["images_per_sec"] for h in history) / max(len(history), 1),
-        "peak_mem_gb": max((h["peak_mem_gb"] for h in history), default=0.0),
-        "params": count_params(model), "run_id": run_id, "git_commit": commit, "config_hash": cfg.config_hash(),
-        "devices": dist_info.world_size, "device_type": dist_info.device.type, "experiment": cfg.experiment,
-        "tags": tags,
-    }
-    if dist_info.is_main:
-        save_checkpoint(out / FINAL_WEIGHTS, {"model": model.state_dict(),
-                                              "model_ema": ema.module.state_dict() if ema is not None else None,
-                                              "config": cfg.as_dict(), "num_classes": num_classes})
-        atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-        for name in ("config.yaml", "metrics.json", "log.jsonl"):
-            tracker.log_artifact(out / name)
     tracker.end()
     barrier()
     return metrics
+
+
+def _grad_checkpointing(model: nn.Module) -> None:
+    """Turn on timm's activation checkpointing (a segmenter's: its backbone's)."""
+    target = model if hasattr(model, "set_grad_checkpointing") else getattr(model, "backbone", None)
+    if target is None or not hasattr(target, "set_grad_checkpointing"):
+        raise ValueError(f"{type(model).__name__} has no set_grad_checkpointing: --grad-checkpointing is for timm models")
+    target.set_grad_checkpointing(True)
 
 
 def _devices(d: DistInfo) -> str:
