@@ -14,7 +14,7 @@ import yaml
 
 from .provenance import project_root
 
-__all__ = ["load_schema", "validate", "ConfigError", "YamlLoader", "load_yaml", "parse_yaml_value"]
+__all__ = ["load_schema", "validate", "ConfigError", "YamlLoader", "load_yaml", "parse_yaml_value", "did_you_mean"]
 
 
 class YamlLoader(yaml.SafeLoader):
@@ -43,6 +43,14 @@ def parse_yaml_value(text: str) -> Any:
 
 class ConfigError(ValueError):
     """A configuration value is missing, unknown, or of the wrong type."""
+
+
+def did_you_mean(name: str, choices, n: int = 3) -> str:
+    """`` Did you mean: a, b?`` for the closest of ``choices`` to ``name`` ('' when none is close)."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=n, cutoff=0.6)
+    return f" Did you mean: {', '.join(close)}?" if close else ""
 
 
 def schema_path(name: str) -> Path:

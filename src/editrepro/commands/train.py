@@ -104,6 +104,14 @@ def build_config(args: argparse.Namespace):
     missing += [flag for flag, key in (("--model", "model"), ("--output", "output_dir")) if key not in job]
     if missing:
         raise ConfigError(f"missing {', '.join(missing)}")
+    from ..data import DATASETS
+    from ..models import check_model_name
+    from ..schema import did_you_mean
+
+    check_model_name(job["model"])                  # before any data is read: a typo fails in a second
+    if data["name"] not in DATASETS:
+        raise ConfigError(f"unknown dataset {data['name']!r}.{did_you_mean(data['name'], DATASETS)} "
+                          f"Known: {', '.join(DATASETS)}")
     return TrainConfig.from_dict({**job, "data": data, "recipe": recipe.as_dict()})   # unknown keys named
 
 

@@ -20,7 +20,7 @@ from .weights import checkpoint_filter_fn, load_pretrained
 
 __all__ = [
     "EDIT", "ClsDecoder", "DeiT3", "LaViT", "AttentionMaps", "capture_attention", "checkpoint_filter_fn",
-    "load_pretrained", "create_model", "list_models", "takes_img_size", "model_family", "model_size",
+    "load_pretrained", "create_model", "check_model_name", "list_models", "takes_img_size", "model_family", "model_size",
     "layer_similarity",
 ]
 
@@ -35,13 +35,18 @@ def takes_img_size(name: str) -> bool:
     return bool(timm.get_pretrained_cfg(name).fixed_input_size)
 
 
-def create_model(name: str, img_size: Optional[int] = None, **kwargs) -> nn.Module:
-    """``timm.create_model`` with clear errors (close names of an unknown model, an argument it does
-    not take); ``img_size`` goes only to models built for one input size."""
+def check_model_name(name: str) -> None:
+    """Raise ``ValueError`` naming the closest registered models unless ``name`` is a timm model."""
     if not timm.is_model(name):
         close = difflib.get_close_matches(name, timm.list_models(), n=5, cutoff=0.6)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise ValueError(f"unknown model {name!r}.{hint} This package registers: {', '.join(list_models())}")
+
+
+def create_model(name: str, img_size: Optional[int] = None, **kwargs) -> nn.Module:
+    """``timm.create_model`` with clear errors (close names of an unknown model, an argument it does
+    not take); ``img_size`` goes only to models built for one input size."""
+    check_model_name(name)
     if img_size is not None and takes_img_size(name):
         kwargs["img_size"] = img_size
     try:

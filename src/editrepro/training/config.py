@@ -151,7 +151,11 @@ def load_recipe(path: Union[str, Path], overrides: Optional[Mapping[str, Any]] =
     """Read a preset, apply overrides, validate; errors name the file and key."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"recipe {path} does not exist (presets are in config/recipes/)")
+        from ..schema import did_you_mean
+
+        presets = sorted(p.name for p in path.parent.glob("*.yaml")) if path.parent.is_dir() else []
+        hint = did_you_mean(path.name, presets) or (f" Presets there: {', '.join(presets)}." if presets else "")
+        raise FileNotFoundError(f"recipe {path} does not exist.{hint} (presets are in config/recipes/)")
     values = load_yaml(path) or {}
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: a recipe is a mapping of keys to values")

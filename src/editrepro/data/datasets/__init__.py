@@ -53,7 +53,9 @@ def build_dataset(name: str, root: str | Path, split: str, transform: Callable |
     of known ones.
     """
     if name not in READERS:
-        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+        from ...schema import did_you_mean
+
+        raise ValueError(f"unknown dataset {name!r}.{did_you_mean(name, DATASETS)} Known: {', '.join(DATASETS)}")
     reader = READERS[name]
     params = inspect.signature(reader).parameters
     known = [p for p in params if p not in ("root", "split", "transform")]
