@@ -53,3 +53,15 @@ def test_measured_hours_from_a_finished_job(tmp_path):
     (run / "metrics.json").write_text(json.dumps({"devices": 8}))
     df = estimate([job(benchmark=str(bench))], CONFIG, runs_root=tmp_path / "runs")
     assert df.measured_device_hours.item() == pytest.approx(16.0)
+
+
+def test_cpu_cores_per_gpu_from_the_loader_benchmark():
+    from editrepro.reporting.cost import cores_per_gpu
+
+    loader = {"images_per_sec_per_core": {"in1k_pretrain": {"224": 250.0, "384": 125.0}}}
+    assert cores_per_gpu(1000.0, "in1k_pretrain", 224, loader) == 4            # 1000 / 250
+    assert cores_per_gpu(1001.0, "in1k_pretrain", 224, loader) == 5            # rounded up: never starve the GPU
+    assert cores_per_gpu(300.0, "in1k_pretrain", 384, loader) == 3             # 300 / 125 -> 3
+    assert cores_per_gpu(10.0, "in1k_pretrain", 32, loader) == 1               # the nearest measured size, at least 1
+    assert cores_per_gpu(1000.0, "segmenter_ade20k", 512, loader) is None      # not measured: said, not guessed
+    assert cores_per_gpu(1000.0, "in1k_pretrain", 224, None) is None

@@ -10,6 +10,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs-root", help="folder of finished runs (measured device-hours)")
     p.add_argument("--throughput", nargs="*", default=None,
                    help="train_throughput JSON files (default: benchmarks/results/train_throughput_*.json)")
+    p.add_argument("--loader", default=None,
+                   help="dataloader_throughput JSON (default: benchmarks/results/dataloader_throughput.json if present)")
     p.add_argument("--out", required=True)
 
 
@@ -25,7 +27,12 @@ def run(args: argparse.Namespace) -> int:
     files = args.throughput if args.throughput is not None else sorted(
         glob.glob(str(project_root() / "benchmarks" / "results" / "train_throughput_*.json")))
     runs_root = args.runs_root or f"results/{config['name']}/runs"
-    df = estimate(json.loads(args.plan), config, runs_root, files)
+    from pathlib import Path
+
+    loader_file = Path(args.loader) if args.loader else project_root() / "benchmarks/results/dataloader_throughput.json"
+    loader = json.loads(loader_file.read_text()) if loader_file.is_file() else None
+    config["loader"] = loader
+    df = estimate(json.loads(args.plan), config, runs_root, files, loader)
     atomic_write_text(args.out, render_cost(df, config, git_commit()))
     print(f"wrote {args.out}: {df['estimate_gpu_hours'].sum():,.0f} GPU-hours estimated for {len(df)} jobs")
     return 0

@@ -7,8 +7,13 @@ Three figures per training job, each where it can be had:
   architecture and resolution (``benchmarks/results/train_throughput_*.json``), per GPU;
 - ``measured``: wall time x devices of a job that already ran (its Snakemake benchmark file
   and the device count its metrics.json records).
+
+And the CPU cores per GPU a job needs to keep its GPU fed: the GPU's training images/s (measured,
+else the estimate's) over one core's decode-and-augment rate for the job's recipe at its
+resolution (``benchmarks/dataloader_throughput.py``, ``benchmarks/results/dataloader_throughput.json``).
 """
 import json
+import math
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
 
@@ -81,8 +86,18 @@ def _throughputs(paths: Iterable[Path], gpu: str) -> Dict[tuple, float]:
     return out
 
 
+def cores_per_gpu(gpu_images_per_sec: float, recipe: str, img_size: int,
+                  loader: Optional[Dict[str, Any]]) -> Optional[int]:
+    """CPU cores (data-loading workers) that decode and augment as fast as the GPU trains; None unmeasured."""
+    rates = (loader or {}).get("images_per_sec_per_core", {}).get(recipe)
+    if not rates:
+        return None
+    size = min(rates, key=lambda s: abs(int(s) - img_size))      # the measured resolution nearest the job's
+    return max(1, math.ceil(gpu_images_per_sec / rates[size]))
+
+
 def estimate(plan: List[Dict[str, Any]], config: Dict[str, Any], runs_root: Optional[Path] = None,
-             throughput_files: Iterable[Path] = ()) -> pd.DataFrame:
+             throughput_files: Iterable[Path] = (), loader: Optional[Dict[str, Any]] = None) -> pd.DataFrame:
     demo = bool(config.get("generate_demo"))
     peak = float(config["peak_tflops"]) * 1e12 * float(config["mfu"])
     measured_rates = _throughputs(throughput_files, str(config.get("gpu", "")))
@@ -94,6 +109,7 @@ def estimate(plan: List[Dict[str, Any]], config: Dict[str, Any], runs_root: Opti
         flops = 3 * 2 * gmacs * 1e9 * images
         rate = next((v for (arch, size, _), v in measured_rates.items()
                      if arch == job["arch"] and size == job["img_size"] and not job.get("args")), None)
+        gpu_rate = rate or peak / (3 * 2 * gmacs * 1e9)             # images/s one GPU trains
         measured = None
         bench = Path(job["benchmark"])
         if bench.is_file() and runs_root is not None:
@@ -105,7 +121,8 @@ def estimate(plan: List[Dict[str, Any]], config: Dict[str, Any], runs_root: Opti
                          images=images, gflops_per_image=2 * gmacs, pflops=flops / 1e15,
                          estimate_gpu_hours=flops / peak / 3600,
                          throughput_gpu_hours=images / rate / 3600 if rate else None,
-                         measured_device_hours=measured))
+                         measured_device_hours=measured, gpu_images_per_sec=gpu_rate,
+                         cpu_cores_per_gpu=cores_per_gpu(gpu_rate, Path(job["recipe"]).stem, job["img_size"], loader)))
     return pd.DataFrame(rows)
 
 
@@ -121,11 +138,22 @@ def render_cost(df: pd.DataFrame, config: Dict[str, Any], commit: Optional[str] 
     rows = [[r.job, r.stage, f"{r.img_size}", r.epochs, f"{r.images:,}", f"{r.pflops:,.1f}",
              f"{r.estimate_gpu_hours:,.1f}",
              "–" if pd.isna(r.throughput_gpu_hours) else f"{r.throughput_gpu_hours:,.1f}",
-             "–" if pd.isna(r.measured_device_hours) else f"{r.measured_device_hours:,.3f}"]
+             "–" if pd.isna(r.measured_device_hours) else f"{r.measured_device_hours:,.3f}",
+             f"{r.gpu_images_per_sec:,.0f}",
+             "–" if pd.isna(r.cpu_cores_per_gpu) else f"{int(r.cpu_cores_per_gpu)}"]
             for r in df.itertuples()]
     lines += [tabulate(rows, headers=["job", "stage", "px", "epochs", "images seen", "PFLOP", "GPU-h estimate",
-                                      "GPU-h from throughput", "measured device-h"],
+                                      "GPU-h from throughput", "measured device-h", "GPU img/s",
+                                      "CPU cores / GPU"],
                        tablefmt="github", disable_numparse=True), ""]
+    loader = config.get("loader")
+    if loader:
+        lines += [f"*CPU cores / GPU*: the GPU's training images/s (measured, else estimated) over one core's decode "
+                  f"and augment rate for the job's recipe, measured on {loader.get('cpu', 'a CPU')} "
+                  "(`benchmarks/dataloader_throughput.py`); a slower or faster CPU changes it in proportion.", ""]
+    else:
+        lines += ["*CPU cores / GPU*: not measured here; run `python benchmarks/dataloader_throughput.py` on a node "
+                  "of the cluster to fill the column.", ""]
     by_stage = df.groupby("stage")["estimate_gpu_hours"].sum()
     lines += ["By stage (estimate): " + ", ".join(f"{k} {v:,.0f} GPU-h" for k, v in by_stage.items()) + ".",
               "", f"**Total estimate: {df['estimate_gpu_hours'].sum():,.0f} GPU-hours** on {config['gpu']}.", ""]
