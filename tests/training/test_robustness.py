@@ -118,6 +118,7 @@ def test_experiment_kind_dataset_inputs_and_environment(tmp_path):
     client = MlflowClient()
     run = run_of(metrics)
     assert client.get_experiment(run.info.experiment_id).tags["mlflow.experimentKind"] == "custom_model_development"
+    assert run.data.tags["mlflow.source.name"] == "editrepro train"             # the UI's Source column
     inputs = {(i.dataset.name, i.tags[0].value) for i in run.inputs.dataset_inputs}
     assert inputs == {("synthetic/train", "training"), ("synthetic/val", "evaluation")}
     env = (tmp_path / "run" / "environment.txt").read_text()

@@ -182,7 +182,8 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
                     "val_images": len(val_set)},
     }
     tracker.log_params(params)
-    tracker.set_tags({"mlflow.source.git.commit": commit, "config_hash": cfg.config_hash(),
+    tracker.set_tags({"mlflow.source.git.commit": commit, "mlflow.source.name": "editrepro train",
+                      "mlflow.source.type": "LOCAL", "config_hash": cfg.config_hash(),
                       "host": socket.gethostname(), "devices": _devices(dist_info)})
     for split, data, context in (("train", train_set, "training"), ("val", val_set, "evaluation")):
         tracker.log_dataset(f"{cfg.data.name}/{split}", str(cfg.data.root), dataset_digest(data), context, len(data))
