@@ -288,7 +288,7 @@ def test_a_wrong_path_names_it_and_shows_the_layout(name, tmp_path):
 
 
 def test_build_dataset_rejects_unknown_names_options_and_splits(demo):
-    with pytest.raises(ValueError, match="known: imagenet1k, imagenet21k"):
+    with pytest.raises(ValueError, match="Known: imagenet1k, imagenet21k"):
         build_dataset("imagenet", demo["imagenet1k"], "train")
     with pytest.raises(ValueError, match=r"unknown option\(s\) \['per_class'\].*train_per_class"):
         build_dataset("caltech256", demo["caltech256"], "train", per_class=3)

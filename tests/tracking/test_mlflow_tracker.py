@@ -59,3 +59,30 @@ def test_a_failing_store_warns_once_then_stays_quiet(tmp_path, caplog):
 def test_flatten_nests_with_dots_and_cuts_long_values():
     flat = flatten({"recipe": {"lr": 0.1, "drop_path": {"tiny": 0.0}}, "tags": {}, "long": "x" * 7000})
     assert flat == {"recipe.lr": "0.1", "recipe.drop_path.tiny": "0.0", "tags": "{}", "long": "x" * 6000}
+
+
+def _dataset_job(uri: str, i: int) -> None:
+    t = Tracker("datasets", uri=uri)
+    t.start(run_name=f"job{i}")
+    t.log_dataset("imagenet1k/train", "/data", "ab" * 32, "training", 10)   # every job: the same dataset
+    t.log_metrics({"m": 1.0}, step=0, flush=True)
+    t.end()
+    assert t.enabled, "tracking switched itself off"
+
+
+def test_parallel_jobs_recording_one_dataset_keep_tracking(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    Tracker("datasets", uri=uri).start(run_name="first")        # the store and experiment exist
+    ctx = mp.get_context("fork")
+    procs = [ctx.Process(target=_dataset_job, args=(uri, i)) for i in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=300)
+    assert [p.exitcode for p in procs] == [0] * 4
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name("datasets")
+    runs = [r for r in client.search_runs([exp.experiment_id]) if r.info.run_name.startswith("job")]
+    assert len(runs) == 4 and all(r.data.metrics["m"] == 1.0 for r in runs)
+    assert all([i.dataset.name for i in r.inputs.dataset_inputs] == ["imagenet1k/train"] for r in runs)
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"

@@ -252,11 +252,25 @@ class Tracker:
         """Record a dataset the run read (``context``: training / evaluation) as an MLflow dataset input."""
         from mlflow.entities import Dataset, DatasetInput, InputTag
 
+        if not self.enabled or self.run_id is None:
+            return
         profile = json.dumps({"num_rows": size}) if size is not None else None
         dataset = Dataset(name=name, digest=digest[:36], source_type="local", source=json.dumps({"uri": source}),
                           profile=profile)
-        self._call(lambda: self.client.log_inputs(
-            self.run_id, datasets=[DatasetInput(dataset, tags=[InputTag("mlflow.data.context", context)])]))
+        inputs = [DatasetInput(dataset, tags=[InputTag("mlflow.data.context", context)])]
+        for attempt in range(self.retries + 1):
+            try:
+                self.client.log_inputs(self.run_id, datasets=inputs)
+                return
+            except Exception as e:  # noqa: BLE001  (a dataset record must never stop tracking)
+                # parallel jobs recording one dataset race on MLflow's unique (experiment, name, digest): the
+                # retry finds the other job's record
+                if attempt < self.retries and ("UNIQUE constraint" in str(e) or _is_lock_error(e)):
+                    time.sleep(min(2.0, 0.05 * 2 ** attempt) * (0.5 + random.random()))
+                    continue
+                _logger.warning("MLflow: could not record dataset %s of run %s (%s)", name, self.run_id,
+                                str(e).splitlines()[0] if str(e) else type(e).__name__)
+                return
 
     def end(self, status: str = "FINISHED") -> None:
         """Flush and close the run (``KILLED`` for a job stopped to be resumed)."""
