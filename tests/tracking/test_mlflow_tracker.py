@@ -21,15 +21,20 @@ def _job(uri: str, i: int) -> None:
     assert t.enabled, "tracking switched itself off"
 
 
-def test_parallel_jobs_on_a_fresh_sqlite_store_lose_nothing(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def in_parallel(target, uri: str, jobs: int = 4) -> list:
+    """Exit codes of ``jobs`` processes running ``target(uri, i)`` at once."""
     ctx = mp.get_context("fork")  # writers share this process's imports; each opens the store itself
-    procs = [ctx.Process(target=_job, args=(uri, i)) for i in range(4)]
+    procs = [ctx.Process(target=target, args=(uri, i)) for i in range(jobs)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(timeout=300)
-    assert [p.exitcode for p in procs] == [0] * 4
+    return [p.exitcode for p in procs]
+
+
+def test_parallel_jobs_on_a_fresh_sqlite_store_lose_nothing(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert in_parallel(_job, uri) == [0] * 4
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name("concurrent")
     assert exp.artifact_location == (tmp_path / "mlartifacts").as_uri()
@@ -73,13 +78,7 @@ def _dataset_job(uri: str, i: int) -> None:
 def test_parallel_jobs_recording_one_dataset_keep_tracking(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     Tracker("datasets", uri=uri).start(run_name="first")        # the store and experiment exist
-    ctx = mp.get_context("fork")
-    procs = [ctx.Process(target=_dataset_job, args=(uri, i)) for i in range(4)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=300)
-    assert [p.exitcode for p in procs] == [0] * 4
+    assert in_parallel(_dataset_job, uri) == [0] * 4
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name("datasets")
     runs = [r for r in client.search_runs([exp.experiment_id]) if r.info.run_name.startswith("job")]
