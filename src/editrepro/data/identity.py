@@ -16,10 +16,11 @@ def dataset_digest(dataset: Dataset) -> str:
     """SHA-256 of the dataset's paths (where the reader keeps them), labels and size."""
     h = hashlib.sha256()
     paths = getattr(dataset, "_paths", None)
-    if isinstance(paths, pa.Array):
-        for p in pa.concat_arrays([paths]).cast(pa.large_string()).buffers():   # contiguous copies, no offset games
-            if p is not None:
-                h.update(memoryview(p))
+    chunks = paths.chunks if isinstance(paths, pa.ChunkedArray) else [paths] if isinstance(paths, pa.Array) else []
+    for chunk in chunks:                       # the reader's own buffers: no copy of millions of paths
+        for buf in chunk.buffers():
+            if buf is not None:
+                h.update(memoryview(buf))
     targets = getattr(dataset, "targets", None)
     if targets is not None:
         h.update(np.asarray(targets, dtype=np.int64).tobytes())
