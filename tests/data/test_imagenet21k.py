@@ -131,7 +131,7 @@ def test_manifests_are_byte_identical_across_runs_and_listing_order(tmp_path, mo
     shuffled.write_bytes("\r\n".join(p[2:] if i % 3 else p for i, p in enumerate(lines)).encode())  # mixed "./"
     in21k.prepare(in21k.read_listing(ordered), CleanRules(), tmp_path / "a", progress=False)
     in21k.prepare(in21k.read_listing(ordered), CleanRules(), tmp_path / "b", progress=False)
-    monkeypatch.setattr(in21k, "_CHUNK", 1000)  # many classification chunks: the same result
+    monkeypatch.setattr(in21k.cleaning, "_CHUNK", 1000)  # many classification chunks: the same result
     in21k.prepare(in21k.read_listing(shuffled), CleanRules(), tmp_path / "c", progress=False)
     for name in OUTPUTS:
         assert sha(tmp_path / "a" / name) == sha(tmp_path / "b" / name) == sha(tmp_path / "c" / name), name
@@ -227,7 +227,7 @@ def test_an_unreadable_folder_is_reported_not_raised(tmp_path, monkeypatch, capl
             raise PermissionError(13, "Permission denied", str(path))
         return real(path)
 
-    monkeypatch.setattr(in21k.os, "scandir", scandir)
+    monkeypatch.setattr(in21k.listing.os, "scandir", scandir)
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         r = clean(in21k.list_tree(root, progress=False), CleanRules(min_images=3, val_per_class=1))
     assert r.classes.column("synset").to_pylist() == [S1]
@@ -360,10 +360,10 @@ def test_resize_squish_short_side_small_copies_and_resume(tmp_path):
 
 def test_reference_resampling_is_bilinear_without_antialiasing():
     a = np.random.default_rng(0).integers(0, 256, (8, 12, 3)).astype(np.uint8)
-    half = in21k._resize_bilinear(a, 6, 4)
+    half = in21k.materialise._resize_bilinear(a, 6, 4)
     block = a.astype(np.float64).reshape(4, 2, 6, 2, 3).mean(axis=(1, 3))  # 2x down: the 2x2 mean, exactly
     assert np.array_equal(half, np.floor(block + 0.5).astype(np.uint8))
-    assert np.array_equal(in21k._resize_bilinear(a, 12, 8), a)
+    assert np.array_equal(in21k.materialise._resize_bilinear(a, 12, 8), a)
 
 
 # --- the command and the outputs ------------------------------------------------------------
@@ -395,7 +395,7 @@ def test_a_failed_write_keeps_the_previous_manifest(tmp_path, monkeypatch):
         open(where, "wb").write(b"PAR1 half")
         raise OSError("disk full")
 
-    monkeypatch.setattr(in21k.pq, "write_table", broken)
+    monkeypatch.setattr(in21k.outputs.pq, "write_table", broken)
     with pytest.raises(OSError, match="disk full"):
         in21k.write_outputs(clean(listing_of({S1: 700})), tmp_path)
     assert sha(tmp_path / "train.parquet") == before
