@@ -15,6 +15,7 @@ from .listing import Listing
 from .rules import (_CODE, _REASON_OF, _SYNSET_LEN, KNOWN_RELEASES, REASONS, SYNSET, CleanRules, DataError, _examples,
                     _Phases, _to_np, log)
 
+
 @dataclass(frozen=True)
 class CleanResult:
     """What ``clean`` found: the manifests, the class tables, the rejected entries and the counts."""

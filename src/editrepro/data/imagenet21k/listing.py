@@ -13,6 +13,7 @@ from tqdm import tqdm
 from ..pathbytes import Paths
 from .rules import DataError, PathLike, _Phases, log
 
+
 @dataclass(frozen=True, eq=False)
 class Listing:
     """The files of an ImageNet-21k tree, as paths relative to its root.

@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from .rules import PathLike, _examples, _to_np, log
 
+
 def _pool(workers: Optional[int]):
     """A process pool; fork where there is one (the parent's imports are reused, nothing is pickled twice)."""
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()

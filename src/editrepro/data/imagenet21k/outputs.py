@@ -15,6 +15,7 @@ from .materialise import verify_images
 from .rules import (CLASSES, CORRUPT, DROPPED, REJECTED, STATS, TRAIN, VAL, CleanRules, DataError, PathLike, _Phases,
                     _to_np, log)
 
+
 def _write_tsv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8", newline="") as f:
