@@ -1,6 +1,6 @@
 """A real single-node Slurm for tests: Debian's slurmctld + slurmd + munge, fake GPUs.
 
-Runs as root without systemd (../shared/reference/SLURM.md). State, logs, PID files and the
+Runs as root without systemd (docs/slurm.md). State, logs, PID files and the
 fake GPU device files live in one folder; the configuration must be at Slurm's default path
 (``srun`` inside a job ignores SLURM_CONF), so ``/etc/slurm/slurm.conf`` and ``gres.conf`` are
 written there, marked as this harness's, and removed by ``stop``, which also cancels the jobs

@@ -8,7 +8,7 @@ affine LayerNorm (4 without affine), nothing for activations, softmax or additio
 Two figures per model: ``gmacs`` counts everything the model computes; ``gmacs_no_attn``
 leaves out the encoder's attention matmuls (``q k^T`` and ``attn v``; in LaViT's Less-Attention
 layers, the transforms of the attention and ``attn v``), as a count of a fused attention kernel
-would. The paper's 384 px rows only match the second (NOTES.md 1).
+would. The paper's 384 px rows only match the second (docs/reference.md, section 1).
 """
 from dataclasses import asdict, dataclass
 from typing import Dict, Optional, Tuple

@@ -1,7 +1,7 @@
 """ Segmenter: Mask Transformer decoder over a ViT backbone's patch tokens
 
 Paper: `Segmenter: Transformer for Semantic Segmentation` - https://arxiv.org/abs/2105.05633
-(the reference is rstrudel/segmenter; NOTES.md section 3 lists what it fixes).
+(the reference is rstrudel/segmenter; docs/reference.md section 3 lists what it fixes).
 
 The decoder projects the backbone's last-layer patch tokens to ``d_model`` (the encoder's
 width), appends ``n_cls`` learned class embeddings, runs two pre-norm transformer blocks
