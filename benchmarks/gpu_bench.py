@@ -15,8 +15,6 @@ out of time leaves the others.
 """
 import argparse
 import json
-import statistics
-import time
 from pathlib import Path
 
 import timm
@@ -26,6 +24,7 @@ from timm.optim import create_optimizer_v2
 
 import editrepro  # noqa: F401
 from editrepro.models.complexity import count_complexity
+from timing import median_seconds
 
 # dense bf16 peak TFLOP/s by the name the driver reports (NVIDIA data sheets, without sparsity)
 PEAK_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "L40": 181.0, "A10": 125.0,
@@ -81,18 +80,10 @@ def throughput(results: dict, out: Path, batch: int, steps: int, rounds: int, pe
             for _ in range(3):           # warm-up (and compilation)
                 step()
             runners[label] = step
-        rates = {label: [] for label in runners}
-        for _ in range(rounds):          # interleaved: drifts of the GPU hit every model alike
-            for label, step in runners.items():
-                torch.cuda.synchronize()
-                t0 = time.perf_counter()
-                for _ in range(steps):
-                    step()
-                torch.cuda.synchronize()
-                rates[label].append(batch * steps / (time.perf_counter() - t0))
+        rates = {label: batch / s for label, s in median_seconds(runners, rounds, steps).items()}
         for label, (name, kw) in MODELS.items():
-            ips = statistics.median(rates[label])
-            base = statistics.median(rates["DeiT3-" + label.split("-")[1][0]])
+            ips = rates[label]
+            base = rates["DeiT3-" + label.split("-")[1][0]]
             flops = 3 * 2 * count_complexity(name, **kw).gmacs * 1e9        # per training image
             part["models"].setdefault(label, {})[mode] = {
                 "images_per_sec": ips, "ratio_to_deit3": ips / base,

@@ -14,8 +14,6 @@
 import argparse
 import json
 import platform
-import statistics
-import time
 
 import timm
 import torch
@@ -23,6 +21,7 @@ from timm.optim import create_optimizer_v2
 
 import editrepro  # noqa: F401
 from editrepro.models.lavit import LABlock, VABlock
+from timing import median_seconds
 
 SMALL_DEPTHS = (3, 4, 6, 3)
 CANDIDATES = {
@@ -30,19 +29,6 @@ CANDIDATES = {
     "LaViT-S all VA (the PVTv2 it modifies)": ("lavit_small_224", {"num_va": SMALL_DEPTHS}),
     "PVTv2-b2 (timm)": ("pvt_v2_b2", {}),
 }
-
-
-def timed(fns, rounds, steps, sync):
-    rates = {label: [] for label in fns}
-    for _ in range(rounds):
-        for label, fn in fns.items():
-            sync()
-            t0 = time.perf_counter()
-            for _ in range(steps):
-                fn()
-            sync()
-            rates[label].append((time.perf_counter() - t0) / steps)
-    return {label: statistics.median(v) for label, v in rates.items()}
 
 
 def main() -> None:
@@ -61,10 +47,6 @@ def main() -> None:
     steps = args.steps or (20 if cuda else 2)
     amp = (args.amp == "bf16") or (args.amp == "auto" and cuda)
     torch.manual_seed(0)
-
-    def sync():
-        if cuda:
-            torch.cuda.synchronize()
 
     def autocast():
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)
@@ -86,7 +68,7 @@ def main() -> None:
 
         step()
         models[label] = step
-    per_step = timed(models, args.rounds, steps, sync)
+    per_step = median_seconds(models, args.rounds, steps)
     base = per_step["LaViT-S all VA (the PVTv2 it modifies)"]
     results = {"models": {label: {"images_per_sec": batch / t, "ratio_to_all_va": base / t}
                           for label, t in per_step.items()}}
@@ -117,7 +99,7 @@ def main() -> None:
             la_step(la, tokens, grid, prev)
 
         va_step(), la_step(), keys_step()
-        t = timed({"VA": va_step, "LA": la_step, "keys": keys_step}, args.rounds, steps, sync)
+        t = median_seconds({"VA": va_step, "LA": la_step, "keys": keys_step}, args.rounds, steps)
         layers[f"stage {i + 1}"] = {"tokens": H * H, "keys": K, "width": dim, "va_ms": 1e3 * t["VA"],
                                     "la_ms": 1e3 * t["LA"], "la_over_va": t["LA"] / t["VA"],
                                     "la_keys_only_ms": 1e3 * t["keys"], "keys_only_over_va": t["keys"] / t["VA"]}

@@ -12,7 +12,6 @@ import argparse
 import json
 import platform
 import statistics
-import time
 
 import timm
 import torch
@@ -20,6 +19,7 @@ from timm.loss import BinaryCrossEntropy
 from timm.optim import create_optimizer_v2
 
 import editrepro  # noqa: F401
+from timing import interleaved
 
 CANDIDATES = {
     "DeiT3-S": ("deit3_ref_small_patch16_224", {}),
@@ -65,19 +65,7 @@ def main() -> None:
         step()  # warm-up (and compilation)
         runners[label] = step
 
-    def sync():
-        if cuda:
-            torch.cuda.synchronize()
-
-    rates = {label: [] for label in runners}
-    for _ in range(args.rounds):
-        for label, step in runners.items():
-            sync()
-            t0 = time.perf_counter()
-            for _ in range(steps):
-                step()
-            sync()
-            rates[label].append(batch * steps / (time.perf_counter() - t0))
+    rates = {label: [batch / s for s in seconds] for label, seconds in interleaved(runners, args.rounds, steps).items()}
 
     base = statistics.median(rates["DeiT3-S"])
     device_name = torch.cuda.get_device_name() if cuda else f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"

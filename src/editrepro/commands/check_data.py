@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..data import build_dataset
-    from ..data.bad_samples import sample_name
+    from ..data.bad_samples import failure_note
     from ..fileio import atomic_write_text
     from ..training.config import parse_overrides
 
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
                 self.data[i]
                 return ""
             except Exception as e:  # noqa: BLE001  (any reader's or decoder's failure is what we look for)
-                return f"{sample_name(self.data, i)}\t{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                return failure_note(self.data, i, e)
 
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     options = parse_overrides(args.data_option)

@@ -16,7 +16,7 @@ from typing import Dict, Iterable, Optional
 
 from torch.utils.data import Dataset
 
-__all__ = ["TolerantDataset", "BadSampleLog", "TooManyBadSamples", "default_limit", "sample_name"]
+__all__ = ["TolerantDataset", "BadSampleLog", "TooManyBadSamples", "default_limit", "sample_name", "failure_note"]
 
 _logger = logging.getLogger(__name__)
 
@@ -41,6 +41,12 @@ def sample_name(dataset: Dataset, index: int) -> str:
         except Exception:  # noqa: BLE001  (a name for a message, never an error of its own)
             pass
     return f"sample {index}"
+
+
+def failure_note(dataset: Dataset, index: int, error: BaseException) -> str:
+    """``"<file>\t<error type>: <first line>"``: what a bad sample is and why."""
+    first = str(error).splitlines()[0] if str(error) else ""
+    return f"{sample_name(dataset, index)}\t{type(error).__name__}: {first}"
 
 
 class TolerantDataset(Dataset):
@@ -69,8 +75,7 @@ class TolerantDataset(Dataset):
             try:
                 item = self.dataset[j]
             except Exception as e:  # noqa: BLE001  (any reader's or decoder's failure)
-                if not note:
-                    note = f"{sample_name(self.dataset, j)}\t{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                note = note or failure_note(self.dataset, j, e)
                 continue
             return (*item, note)
         raise TooManyBadSamples(f"{MAX_REPLACEMENTS + 1} samples in a row from {sample_name(self.dataset, index)} on "
@@ -92,6 +97,11 @@ class BadSampleLog:
         self.limit, self.what = int(limit), what
         self.seen: Dict[str, str] = dict(seen or {})
         self.total = max(int(total), len(self.seen))    # across ranks: the engine adds every rank's new ones
+
+    @classmethod
+    def for_dataset(cls, dataset: Dataset, limit: Optional[int], what: str, **kwargs) -> "BadSampleLog":
+        """A log whose limit is ``limit``, or 0.1% of ``dataset`` when None."""
+        return cls(default_limit(len(dataset)) if limit is None else limit, what, **kwargs)
 
     def add(self, notes: Iterable[str]) -> int:
         """Record a batch's notes; returns how many files were new."""

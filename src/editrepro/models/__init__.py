@@ -4,7 +4,6 @@
 ``timm.create_model("lavit_small_224")`` work; the DeiT III baselines with reference settings
 are ``deit3_ref_*``, LaViT's baselines timm's own ``pvt_v2_b*``.
 """
-import difflib
 from typing import List, Optional
 
 import timm
@@ -38,9 +37,10 @@ def takes_img_size(name: str) -> bool:
 def check_model_name(name: str) -> None:
     """Raise ``ValueError`` naming the closest registered models unless ``name`` is a timm model."""
     if not timm.is_model(name):
-        close = difflib.get_close_matches(name, timm.list_models(), n=5, cutoff=0.6)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown model {name!r}.{hint} This package registers: {', '.join(list_models())}")
+        from ..schema import did_you_mean
+
+        raise ValueError(f"unknown model {name!r}.{did_you_mean(name, timm.list_models(), n=5)} "
+                         f"This package registers: {', '.join(list_models())}")
 
 
 def create_model(name: str, img_size: Optional[int] = None, **kwargs) -> nn.Module:

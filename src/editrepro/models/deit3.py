@@ -17,11 +17,11 @@ from typing import Callable, List, Literal, Tuple, Union
 import torch
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import calculate_drop_path_rates, to_2tuple, trunc_normal_
-from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models import generate_default_cfgs, register_model
 from timm.models.vision_transformer import Block, VisionTransformer
 
 from .tracing import fx_tracing
-from .weights import checkpoint_filter_fn
+from .weights import build_variant
 
 __all__ = ["DeiT3", "drop_path_rates", "validate_img_size"]
 
@@ -126,24 +126,11 @@ def variant_cfgs(prefix: str):
     })
 
 
-def create_variant(model_cls, variant: str, pretrained: bool = False, **kwargs):
-    """timm's builder with our checkpoint filter (224 -> 384 pos-embed, head of another label space)."""
-    out_indices = kwargs.pop("out_indices", 3)
-    return build_model_with_cfg(
-        model_cls,
-        variant,
-        pretrained,
-        pretrained_filter_fn=checkpoint_filter_fn,
-        feature_cfg=dict(out_indices=out_indices, feature_cls="getter"),
-        **kwargs,
-    )
-
-
 default_cfgs = variant_cfgs("deit3_ref")
 
 
 def _create_deit3(variant: str, pretrained: bool = False, **kwargs) -> DeiT3:
-    return create_variant(DeiT3, variant, pretrained, **kwargs)
+    return build_variant(DeiT3, variant, pretrained, **kwargs)
 
 
 @register_model

@@ -31,8 +31,9 @@ from timm.layers import trunc_normal_
 from timm.models import register_model
 from timm.models._manipulate import checkpoint
 
-from .deit3 import DeiT3, create_variant, variant_cfgs
+from .deit3 import DeiT3, variant_cfgs
 from .tracing import fx_tracing
+from .weights import build_variant
 
 __all__ = ["EDIT", "ClsDecoder"]
 
@@ -211,7 +212,7 @@ default_cfgs = variant_cfgs("edit")
 
 
 def _create_edit(variant: str, pretrained: bool = False, **kwargs) -> EDIT:
-    return create_variant(EDIT, variant, pretrained, **kwargs)
+    return build_variant(EDIT, variant, pretrained, **kwargs)
 
 
 @register_model

@@ -43,15 +43,15 @@ import torch
 from torch import nn
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import LayerNorm, calculate_drop_path_rates, to_2tuple, to_ntuple, trunc_normal_
-from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models import generate_default_cfgs, register_model
 from timm.models._features import feature_take_indices
 from timm.models._manipulate import checkpoint
 from timm.models.pvt_v2 import Block as PvtBlock
 from timm.models.pvt_v2 import OverlapPatchEmbed
 
-from .tracing import fx_tracing
 from .lavit_layers import DP_LOSS_FORMS, AttentionDownsample, LessAttention, VanillaAttention
-from .weights import checkpoint_filter_fn
+from .tracing import fx_tracing
+from .weights import build_variant
 
 __all__ = ["LaViT", "VABlock", "LABlock", "LaViTStage", "DESIGN_CHOICES", "Choice", "default_num_va"]
 
@@ -447,15 +447,7 @@ default_cfgs = generate_default_cfgs({
 
 
 def _create_lavit(variant: str, pretrained: bool = False, **kwargs) -> LaViT:
-    out_indices = kwargs.pop("out_indices", (0, 1, 2, 3))
-    return build_model_with_cfg(
-        LaViT,
-        variant,
-        pretrained,
-        pretrained_filter_fn=checkpoint_filter_fn,
-        feature_cfg=dict(out_indices=out_indices, feature_cls="getter"),
-        **kwargs,
-    )
+    return build_variant(LaViT, variant, pretrained, default_out_indices=(0, 1, 2, 3), **kwargs)   # all 4 stages
 
 
 @register_model

@@ -71,6 +71,16 @@ def checkpoint_filter_fn(state_dict: Mapping[str, Any], model: nn.Module) -> Sta
     return out
 
 
+def build_variant(model_cls, variant: str, pretrained: bool = False, default_out_indices=3, **kwargs):
+    """timm's ``build_model_with_cfg`` with this module's checkpoint filter, for every family registered here;
+    ``features_only`` goes through the model's own ``forward_intermediates`` (timm's feature getter)."""
+    from timm.models import build_model_with_cfg
+
+    out_indices = kwargs.pop("out_indices", default_out_indices)
+    return build_model_with_cfg(model_cls, variant, pretrained, pretrained_filter_fn=checkpoint_filter_fn,
+                                feature_cfg=dict(out_indices=out_indices, feature_cls="getter"), **kwargs)
+
+
 def load_pretrained(model: nn.Module, checkpoint: Union[str, Path, Mapping[str, Any]], strict: bool = True):
     """Load ``checkpoint`` (a path or a dict) into ``model`` through :func:`checkpoint_filter_fn`.
 

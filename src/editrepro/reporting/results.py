@@ -73,6 +73,12 @@ def _found(evals: Iterable[Path], *keys: str) -> Dict[tuple, Dict[str, Any]]:
     return found
 
 
+def _rows(table: Dict[str, Any], key: str, run: Iterable[str]):
+    """The table's row labels (the paper's, in its order, then those only the config runs) and paper row by label."""
+    labels = [r[key] for r in table["rows"]]
+    return labels + sorted(set(run) - set(labels)), {r[key]: r for r in table["rows"]}
+
+
 def collect_table3(evals: Iterable[Path], paper_tables: Dict[str, Any], config_name: str,
                    comparable: bool) -> pd.DataFrame:
     """Top-1 cells of Table 3, both halves: the paper's rows, plus rows the config adds."""
@@ -101,9 +107,7 @@ def collect_table4(evals: Iterable[Path], paper_tables: Dict[str, Any], config_n
     table = paper_tables["table4"]
     tol = float(table.get("tolerance", {}).get("top1", 0.5))
     found = _found(evals, "row", "column")
-    labels = [r["model"] for r in table["rows"]]
-    labels += sorted({row for row, _ in found} - set(labels))
-    by_label = {r["model"]: r for r in table["rows"]}
+    labels, by_label = _rows(table, "model", {row for row, _ in found})
     records = []
     for label in labels:
         row = by_label.get(label)
@@ -132,9 +136,7 @@ def collect_table5(evals: Iterable[Path], paper_tables: Dict[str, Any], config_n
     table = paper_tables["table5"]
     tols = table.get("tolerance", {})
     found = _found(evals, "row")
-    labels = [r["row"] for r in table["rows"]]
-    labels += sorted({row for (row,) in found} - set(labels))
-    by_label = {r["row"]: r for r in table["rows"]}
+    labels, by_label = _rows(table, "row", {row for (row,) in found})
     records = []
     for label in labels:
         row = by_label.get(label)
@@ -175,9 +177,7 @@ def collect_lavit(evals: Iterable[Path], paper_tables: Dict[str, Any], config_na
     table = paper_tables["lavit"]
     tols = table.get("tolerance", {})
     found = _found(evals, "row")
-    labels = [r["model"] for r in table["rows"]]
-    labels += sorted({row for (row,) in found} - set(labels))
-    by_label = {r["model"]: r for r in table["rows"]}
+    labels, by_label = _rows(table, "model", {row for (row,) in found})
     records = []
     for label in labels:
         row = by_label.get(label)

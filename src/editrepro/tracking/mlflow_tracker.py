@@ -150,17 +150,28 @@ class Tracker:
                             "written to the job's log.jsonl and metrics.json.", why)
         self.enabled = False
 
-    def _call(self, fn: Callable, *args, **kwargs):
+    def _call(self, fn: Callable, *args, retry_if: Callable[[BaseException], bool] = None, essential: bool = True,
+              **kwargs):
+        """``fn(*args, **kwargs)``, retried with backoff while ``retry_if`` (default: a locked database) holds.
+
+        A failure switches tracking off, unless the call is not ``essential``: then it is logged and skipped.
+        """
         if not self.enabled:
             return None
+        retry_if = retry_if or _is_lock_error
         for attempt in range(self.retries + 1):
             try:
                 return fn(*args, **kwargs)
             except Exception as e:  # noqa: BLE001  (tracking must never stop training)
-                if _is_lock_error(e) and attempt < self.retries:
+                if retry_if(e) and attempt < self.retries:
                     time.sleep(min(2.0, 0.05 * 2 ** attempt) * (0.5 + random.random()))
                     continue
-                self._disable(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+                why = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                if essential:
+                    self._disable(why)
+                else:
+                    _logger.warning("MLflow: skipped %s for run %s (%s)", getattr(fn, "__name__", "a call"),
+                                    self.run_id, why)
                 return None
 
     @property
@@ -258,19 +269,10 @@ class Tracker:
         dataset = Dataset(name=name, digest=digest[:36], source_type="local", source=json.dumps({"uri": source}),
                           profile=profile)
         inputs = [DatasetInput(dataset, tags=[InputTag("mlflow.data.context", context)])]
-        for attempt in range(self.retries + 1):
-            try:
-                self.client.log_inputs(self.run_id, datasets=inputs)
-                return
-            except Exception as e:  # noqa: BLE001  (a dataset record must never stop tracking)
-                # parallel jobs recording one dataset race on MLflow's unique (experiment, name, digest): the
-                # retry finds the other job's record
-                if attempt < self.retries and ("UNIQUE constraint" in str(e) or _is_lock_error(e)):
-                    time.sleep(min(2.0, 0.05 * 2 ** attempt) * (0.5 + random.random()))
-                    continue
-                _logger.warning("MLflow: could not record dataset %s of run %s (%s)", name, self.run_id,
-                                str(e).splitlines()[0] if str(e) else type(e).__name__)
-                return
+        # parallel jobs recording one dataset race on MLflow's unique (experiment, name, digest): the retry finds
+        # the other job's record. A dataset record is not worth switching tracking off for.
+        self._call(self.client.log_inputs, self.run_id, datasets=inputs, essential=False,
+                   retry_if=lambda e: "UNIQUE constraint" in str(e) or _is_lock_error(e))
 
     def end(self, status: str = "FINISHED") -> None:
         """Flush and close the run (``KILLED`` for a job stopped to be resumed)."""

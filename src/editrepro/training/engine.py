@@ -125,12 +125,12 @@ def train_one_epoch(
         flags = torch.tensor([float(should_stop()), float(checkpoint_due()), float(new_bad)], device=ctx.device)
         state = torch.cat([(loss_sum / ctx.accum_steps).reshape(1), flags]
                           + [(term_sums[k] / ctx.accum_steps).reshape(1) for k in names])
-        state = all_reduce_sum(state)
-        loss_value = state[0].item() / ctx.world_size
-        stop_now, checkpoint_now = state[1].item() > 0, state[2].item() > 0
-        term_values = {k: state[4 + i].item() / ctx.world_size for i, k in enumerate(names)}
+        state = all_reduce_sum(state).tolist()          # one transfer to the host a step
+        loss_value = state[0] / ctx.world_size
+        stop_now, checkpoint_now = state[1] > 0, state[2] > 0
+        term_values = {k: state[4 + i] / ctx.world_size for i, k in enumerate(names)}
         if ctx.bad_samples is not None:
-            ctx.bad_samples.total += int(state[3].item())
+            ctx.bad_samples.total += int(state[3])
             ctx.bad_samples.check(ctx.bad_samples.total)
         if not math.isfinite(loss_value):
             ctx.optimizer.zero_grad(set_to_none=True)

@@ -52,7 +52,7 @@ def evaluate_weights(weights: Union[str, Path], dataset: Optional[str] = None, d
     config hash, so the evaluation JSON says which run it measured.
     """
     from ..data import build_dataset, build_eval_transform
-    from ..data.bad_samples import BadSampleLog, TolerantDataset, default_limit
+    from ..data.bad_samples import BadSampleLog, TolerantDataset
 
     model, cfg = load_trained_model(weights, img_size)
     img_size = img_size or cfg["img_size"]
@@ -69,10 +69,9 @@ def evaluate_weights(weights: Union[str, Path], dataset: Optional[str] = None, d
         crop_ratio = crop_ratio if crop_ratio is not None else cfg["recipe"]["eval_crop_ratio"]
         data = build_dataset(dataset, data_root, split, transform=build_eval_transform(img_size, crop_ratio=crop_ratio),
                              **options)
-        limit = max_bad_samples if max_bad_samples is not None else default_limit(len(data))
         loader = DataLoader(TolerantDataset(data), batch_size=batch_size, num_workers=workers, shuffle=False)
         metrics = evaluate(model, loader, dist_info.device, amp, show_progress=True,
-                           bad_samples=BadSampleLog(limit, f"{split} set of {dataset}"))
+                           bad_samples=BadSampleLog.for_dataset(data, max_bad_samples, f"{split} set of {dataset}"))
         metrics["crop_ratio"] = crop_ratio
     train_metrics_path = Path(weights).with_name("metrics.json")
     train_metrics = json.loads(train_metrics_path.read_text()) if train_metrics_path.is_file() else {}
@@ -98,16 +97,16 @@ def _evaluate_segmenter(model, cfg: Dict[str, Any], dataset: str, data_root: str
                         amp, workers: int, max_bad_samples: Optional[int] = None) -> Dict[str, Any]:
     """Single- and multi-scale mIoU of a segmenter, and its parameters at the paper's size."""
     from ..data import build_dataset, build_seg_eval_transform
-    from ..data.bad_samples import BadSampleLog, TolerantDataset, default_limit
+    from ..data.bad_samples import BadSampleLog, TolerantDataset
     from ..segmentation import segmenter_params
     from .tasks import evaluate_segmentation
 
     recipe = SegRecipe.from_dict(cfg["recipe"])
     data = build_dataset(dataset, data_root, split, transform=build_seg_eval_transform(cfg["img_size"]), **options)
-    limit = max_bad_samples if max_bad_samples is not None else default_limit(len(data))
+    bad = BadSampleLog.for_dataset(data, max_bad_samples, f"{split} set of {dataset}")
     data = TolerantDataset(data)
     ss = evaluate_segmentation(model, data, cfg["img_size"], recipe, dist_info, amp, show_progress=True, workers=workers,
-                               bad_samples=BadSampleLog(limit, f"{split} set of {dataset}"))
+                               bad_samples=bad)
     ms = evaluate_segmentation(model, data, cfg["img_size"], recipe, dist_info, amp, multi_scale=True,
                                show_progress=True, workers=workers)
     return {"miou_ss": ss["miou"], "miou_ms": ms["miou"], "pixel_acc_ss": ss["pixel_acc"],

@@ -200,7 +200,7 @@ def evaluate_segmentation(model: nn.Module, val_set: Dataset, window: int, recip
     subset = Subset(val_set, sampler_for_eval(len(val_set), dist.rank, dist.world_size))
     loader = DataLoader(subset, batch_size=None, shuffle=False, num_workers=workers)
     stride = recipe.eval_stride or window
-    bad = torch.zeros((), device=dist.device, dtype=torch.float64)
+    bad = 0
     for item in tqdm(loader, desc="eval ms" if multi_scale else "eval", disable=not show_progress,
                      leave=False, mininterval=1.0):
         image, mask = item[0].to(dist.device), item[1].to(dist.device)
@@ -217,7 +217,7 @@ def evaluate_segmentation(model: nn.Module, val_set: Dataset, window: int, recip
     cm.matrix = all_reduce_sum(cm.matrix)
     result = cm.compute()
     result["n"] = len(val_set)
-    result["bad_samples"] = int(all_reduce_sum(bad).item())
+    result["bad_samples"] = int(all_reduce_sum(torch.tensor(float(bad), device=dist.device)).item())
     if bad_samples is not None:
         bad_samples.total = result["bad_samples"]
         bad_samples.check()

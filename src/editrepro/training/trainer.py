@@ -29,7 +29,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import BatchSampler, DataLoader, Dataset
 
-from ..data.bad_samples import BadSampleLog, TolerantDataset, default_limit
+from ..data.bad_samples import BadSampleLog, TolerantDataset
 from ..data.identity import dataset_digest
 from ..fileio import atomic_write_text
 from ..models.complexity import count_params
@@ -191,11 +191,9 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
         atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.as_dict(), sort_keys=False))
         atomic_write_text(out / "environment.txt", environment_report())
 
-    limit = cfg.max_bad_samples
-    bad = BadSampleLog(default_limit(len(train_set)) if limit is None else limit, f"training set of {cfg.data.name}",
-                       seen=bad_state.get("seen"), total=bad_state.get("total", 0))
-    val_bad = BadSampleLog(default_limit(len(val_set)) if limit is None else limit,
-                           f"validation set of {cfg.data.name}")
+    bad = BadSampleLog.for_dataset(train_set, cfg.max_bad_samples, f"training set of {cfg.data.name}",
+                                   seen=bad_state.get("seen"), total=bad_state.get("total", 0))
+    val_bad = BadSampleLog.for_dataset(val_set, cfg.max_bad_samples, f"validation set of {cfg.data.name}")
     train_data = SeededDataset(TolerantDataset(train_set))
     val_data = TolerantDataset(val_set)
     ctx = StepContext(optimizer=optimizer, criterion=criterion, device=dist_info.device, accum_steps=accum,
