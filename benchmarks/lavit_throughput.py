@@ -21,7 +21,7 @@ from timm.optim import create_optimizer_v2
 
 import editrepro  # noqa: F401
 from editrepro.models.lavit import LABlock, VABlock
-from timing import median_seconds
+from timing import add_run_arguments, median_seconds, run_of
 
 SMALL_DEPTHS = (3, 4, 6, 3)
 CANDIDATES = {
@@ -33,23 +33,11 @@ CANDIDATES = {
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--img-size", type=int, default=224)
-    p.add_argument("--batch", type=int, default=None, help="default: 128 on GPU, 8 on CPU")
-    p.add_argument("--steps", type=int, default=None, help="timed steps per round (default: 20 GPU, 2 CPU)")
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--amp", choices=["auto", "bf16", "off"], default="auto")
-    p.add_argument("--out", help="write the figures as JSON here")
+    add_run_arguments(p, gpu_batch=128, cpu_batch=8)
     args = p.parse_args()
-
-    cuda = torch.cuda.is_available()
-    device = torch.device("cuda" if cuda else "cpu")
-    batch = args.batch or (128 if cuda else 8)
-    steps = args.steps or (20 if cuda else 2)
-    amp = (args.amp == "bf16") or (args.amp == "auto" and cuda)
+    run = run_of(args)
+    cuda, device, batch, steps, amp, autocast = run.cuda, run.device, run.batch, run.steps, run.amp, run.autocast
     torch.manual_seed(0)
-
-    def autocast():
-        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)
 
     x = torch.randn(batch, 3, args.img_size, args.img_size, device=device)
     y = torch.randint(0, 1000, (batch,), device=device)

@@ -19,7 +19,7 @@ from timm.loss import BinaryCrossEntropy
 from timm.optim import create_optimizer_v2
 
 import editrepro  # noqa: F401
-from timing import interleaved
+from timing import add_run_arguments, interleaved, run_of
 
 CANDIDATES = {
     "DeiT3-S": ("deit3_ref_small_patch16_224", {}),
@@ -30,20 +30,11 @@ CANDIDATES = {
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--img-size", type=int, default=224)
-    p.add_argument("--batch", type=int, default=None, help="default: 256 on GPU, 16 on CPU")
-    p.add_argument("--steps", type=int, default=None, help="timed steps per round (default: 20 GPU, 2 CPU)")
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--amp", choices=["auto", "bf16", "off"], default="auto")
+    add_run_arguments(p, gpu_batch=256, cpu_batch=16)
     p.add_argument("--compile", action="store_true")
-    p.add_argument("--out", help="write the figures as JSON here")
     args = p.parse_args()
-
-    cuda = torch.cuda.is_available()
-    device = torch.device("cuda" if cuda else "cpu")
-    batch = args.batch or (256 if cuda else 16)
-    steps = args.steps or (20 if cuda else 2)
-    amp = (args.amp == "bf16") or (args.amp == "auto" and cuda)
+    run = run_of(args)
+    cuda, device, batch, steps, amp = run.cuda, run.device, run.batch, run.steps, run.amp
     torch.manual_seed(0)
     x = torch.randn(batch, 3, args.img_size, args.img_size, device=device)
     y = torch.randint(0, 1000, (batch,), device=device)
@@ -56,7 +47,7 @@ def main() -> None:
         net = torch.compile(model) if args.compile else model
 
         def step(net=net, opt=opt):
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            with run.autocast():
                 loss = loss_fn(net(x), y)
             loss.backward()
             opt.step()
