@@ -71,12 +71,12 @@ def test_past_the_limit_the_job_fails_naming_the_files(tmp_path, broken_imagenet
     with pytest.raises(TooManyBadSamples) as e:
         train(demo_job(tmp_path / "run", root, max_bad_samples=1))
     assert "more than the limit of 1" in str(e.value) and all(b in str(e.value) for b in bad)
-    run_id = load_checkpoint_free_run_id("tests", "run")
+    run_id = run_id_by_name("tests", "run")
     run = run_of(run_id)
     assert run.info.status == "FAILED" and run.data.tags["error"].startswith("TooManyBadSamples: 2 samples")
 
 
-def load_checkpoint_free_run_id(experiment, name):
+def run_id_by_name(experiment, name):
     client = MlflowClient()
     exp = client.get_experiment_by_name(experiment)
     (run,) = client.search_runs([exp.experiment_id], f"attributes.run_name = '{name}'")

@@ -192,8 +192,8 @@ def lavit_pixels():
     return px
 
 
-def lavit_runs():
-    """(run folder, model) of every LaViT-table cell: each model trained from scratch with LaViT's recipe."""
+def validate_lavit():
+    """LaViT's table, checked once before any job: a resolution the pyramid divides, LaViT names it builds."""
     if LAVIT["models"]:
         lavit_pixels()
     for m in LAVIT["models"]:
@@ -201,6 +201,13 @@ def lavit_runs():
         if arch.startswith("lavit_") and arch not in LAVIT_ARCHS:
             raise ValueError(f"models.{m}.arch: {arch!r} is not a LaViT this package builds; "
                              f"use one of {', '.join(LAVIT_ARCHS)} (sizes via args, e.g. depths)")
+
+
+validate_lavit()
+
+
+def lavit_runs():
+    """(run folder, model) of every LaViT-table cell: each model trained from scratch with LaViT's recipe."""
     return [("lavit_224", m) for m in LAVIT["models"]]
 
 

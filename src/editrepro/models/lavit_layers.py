@@ -50,12 +50,16 @@ def sra_scores(attn: PvtAttention, x: torch.Tensor,
     return q, k, v
 
 
+def _scores(attn: PvtAttention, q: torch.Tensor, k: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+    logits = (q * attn.scale) @ k.transpose(-2, -1)                              # B, h, N, K
+    return logits if bias is None else logits + bias
+
+
 def attention_logits(attn: PvtAttention, x: torch.Tensor, feat_size: List[int],
                      bias: Optional[torch.Tensor] = None) -> torch.Tensor:
     """The pre-softmax scores ``q k^T / sqrt(hd) (+ bias)`` of a PVTv2 attention: (B, heads, N, K)."""
     q, k, _ = sra_scores(attn, x, feat_size)
-    logits = (q * attn.scale) @ k.transpose(-2, -1)
-    return logits if bias is None else logits + bias
+    return _scores(attn, q, k, bias)
 
 
 class VanillaAttention(PvtAttention):
@@ -82,9 +86,7 @@ class VanillaAttention(PvtAttention):
             x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias,
                                                dropout_p=self.attn_drop.p if self.training else 0.0)
         else:
-            logits = (q * self.scale) @ k.transpose(-2, -1)                      # B, h, N, K
-            if bias is not None:
-                logits = logits + bias
+            logits = _scores(self, q, k, bias)
             x = self.attn_drop(logits.softmax(dim=-1)) @ v
         x = x.transpose(1, 2).reshape(B, N, C)
         return self.proj_drop(self.proj(x)), logits
@@ -150,7 +152,6 @@ class LessAttention(nn.Module):
         self.num_heads = num_heads
         self.head_dim = dim // num_heads
         self.sr_ratio = sr_ratio
-        self.grid = (H, W)
         self.key_grid = (H // sr_ratio, W // sr_ratio)
         self.source = source
         groups = 1 if shared_heads else num_heads
