@@ -260,3 +260,48 @@ def test_a_checkpoint_of_another_family_is_refused(tmp_path):
     torch.save({"model": edit.state_dict(), "config": {"model": "edit_tiny_patch16_224"}}, path)
     with pytest.raises(ValueError, match=r"does not hold a LaViT.*trained as 'edit_tiny_patch16_224'"):
         load_pretrained(tiny(), path)
+
+
+def _randomised(model):
+    """Non-trivial LA transforms (an untrained one is the identity at every size and would hide a bug)."""
+    torch.manual_seed(3)
+    for name, p in model.named_parameters():
+        if name.endswith(".delta"):
+            p.data.normal_(0, 0.05)
+    return model
+
+
+def test_dynamic_img_size_is_the_model_resampled_to_the_input():
+    """At another input size, a dynamic LaViT computes what the same weights resampled to that size
+    (the 224 -> 384 fine-tuning path, ``checkpoint_filter_fn``) compute, non-square inputs included."""
+    from editrepro.models import load_pretrained
+
+    args = dict(depths=(1, 1, 2, 2), num_classes=0)
+    base = _randomised(timm.create_model("lavit_tiny_224", img_size=64, dynamic_img_size=True, **args)).eval()
+    for size in ((96, 96), (64, 128)):
+        fixed = timm.create_model("lavit_tiny_224", img_size=size, **args).eval()
+        load_pretrained(fixed, {"model": base.state_dict()})
+        x = torch.randn(2, 3, *size)
+        with torch.no_grad():
+            assert torch.allclose(base.forward_features(x), fixed.forward_features(x), atol=1e-4)
+    with torch.no_grad():   # at its own size nothing is resampled
+        x = torch.randn(1, 3, 64, 64)
+        static = timm.create_model("lavit_tiny_224", img_size=64, **args).eval()
+        static.load_state_dict(base.state_dict())
+        assert torch.equal(base.forward_features(x), static.forward_features(x))
+    with pytest.raises(ValueError, match="multiple"):
+        base(torch.randn(1, 3, 80, 64))
+
+
+def test_factored_transform_never_builds_the_large_map():
+    """Applying a transform on a denser grid is ``I + s R delta R^T`` without its N' x N' matrix: same values."""
+    from editrepro.models.lavit_layers import AttentionTransform, resample_transform
+
+    t = AttentionTransform(49, 2, (7, 7))
+    t.delta.data.normal_()
+    a = torch.randn(1, 2, 30, 10 * 14)
+    explicit = a @ (resample_transform(t.delta.data, (10, 14)) + torch.eye(140)).transpose(-2, -1)
+    assert torch.allclose(t.keys(a, (10, 14)), explicit, atol=1e-4)
+    a = torch.randn(1, 2, 140, 30)
+    explicit = (resample_transform(t.delta.data, (10, 14)) + torch.eye(140)) @ a
+    assert torch.allclose(t.queries(a, (10, 14)), explicit, atol=1e-4)

@@ -90,6 +90,9 @@ DESIGN_CHOICES: Tuple[Choice, ...] = (
     Choice("attn_downsample", "conv: 3 x 3 stride-2 conv over the query grid, heads as channels, added to "
            "the first VA layer's scores", "inference",
            "residual attention downsampling across stages [paper, Fig. 2]; its form was not read."),
+    Choice("(LA at other input sizes)", "W_Theta, W_Psi resampled bicubically to the input's grids "
+           "(dynamic_img_size: detection and segmentation)", "inference",
+           "the same resampling as fine-tuning at 384; applied in factored form, never as an N x N matrix."),
     Choice("dp_loss_form", "half_diagonal: symmetry + |A_ii - sum_{j!=i} A_ij| on the key-cell-pooled "
            "attention", "inference",
            "the formula was not read; mean_diagonal (|(K-1) A_ii - sum_{j!=i} A_ij|) is the other reading."),
@@ -214,6 +217,9 @@ class LaViT(nn.Module):
     Args:
         img_size: The input size it is built for (the LA transforms are maps over its grids); a
             multiple of 32.
+        dynamic_img_size: Accept inputs of any size that is a multiple of 32 (timm's flag; dense
+            prediction backbones set it): the LA transforms act as their bicubic resampling to the
+            input's grids (``AttentionTransform``). Off: any other size is an error.
         depths, embed_dims, num_heads, sr_ratios, mlp_ratios: Per stage, as PVTv2's.
         num_va: VA layers at the start of each stage (the rest are LA); default ``default_num_va``.
             ``num_va=depths`` is the all-VA PVTv2 pyramid it modifies.
@@ -228,6 +234,7 @@ class LaViT(nn.Module):
     def __init__(
             self,
             img_size: Union[int, Tuple[int, int]] = 224,
+            dynamic_img_size: bool = False,
             in_chans: int = 3,
             num_classes: int = 1000,
             global_pool: str = "avg",
@@ -267,6 +274,8 @@ class LaViT(nn.Module):
         if num_va[0] < 1:
             raise ValueError("the first stage needs a VA layer (num_va[0] >= 1): there is no earlier attention")
         self.img_size = to_2tuple(img_size)
+        self.dynamic_img_size = bool(dynamic_img_size)
+        self.sr_ratios = sr_ratios
         self.grids = self.stage_grids(self.img_size, sr_ratios, stages)
         self.num_classes = num_classes
         self.in_chans = in_chans
@@ -352,15 +361,22 @@ class LaViT(nn.Module):
         self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
 
     def check_input(self, x: torch.Tensor) -> None:
-        """Raise ``ValueError`` unless ``x`` is a batch of the size the model was built for."""
+        """Raise ``ValueError`` unless ``x`` is a batch of the size the model was built for (with
+        ``dynamic_img_size``: of any size its pyramid divides)."""
         if fx_tracing() or torch.jit.is_scripting():
             return   # symbolic sizes: checked when the traced graph runs
         shape = tuple(x.shape)
-        if len(shape) != 4 or shape[1] != self.in_chans or shape[-2:] != self.img_size:
-            raise ValueError(
-                f"LaViT expects images of shape (B, {self.in_chans}, {self.img_size[0]}, {self.img_size[1]}), got "
-                f"{shape}: its Less-Attention transforms are maps over that size's token grids; create the model "
-                f"with img_size={shape[-2:] if len(shape) == 4 else '...'} (a multiple of 32) or resize the input")
+        if len(shape) == 4 and shape[1] == self.in_chans:
+            if shape[-2:] == self.img_size:
+                return
+            if self.dynamic_img_size:
+                self.stage_grids(shape[-2:], self.sr_ratios, len(self.stages))   # names the nearest sizes
+                return
+        raise ValueError(
+            f"LaViT expects images of shape (B, {self.in_chans}, {self.img_size[0]}, {self.img_size[1]}), got "
+            f"{shape}: its Less-Attention transforms are maps over that size's token grids; create the model "
+            f"with img_size={shape[-2:] if len(shape) == 4 else '...'} (a multiple of 32), with "
+            f"dynamic_img_size=True (dense prediction), or resize the input")
 
     def _forward_stages(self, x: torch.Tensor, dp_form: Optional[str] = None, stages: Optional[int] = None,
                         take: Sequence[int] = ()):

@@ -15,15 +15,18 @@ Shapes: a stage of ``N = H x W`` tokens attends over ``K`` keys, PVTv2's spatial
 - ``diagonality_preserving_loss``: symmetry and diagonal terms on the transformed attention.
 """
 import math
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from timm.models.pvt_v2 import Attention as PvtAttention
 
+from .tracing import fx_tracing
+
 __all__ = ["sra_scores", "attention_logits", "VanillaAttention", "AttentionTransform", "LessAttention", "AttentionDownsample",
-           "diagonality_preserving_loss", "resample_transform", "DP_LOSS_FORMS"]
+           "diagonality_preserving_loss", "resample_transform", "grid_resampler", "interpolation_matrix",
+           "DP_LOSS_FORMS"]
 
 DP_LOSS_FORMS = ("half_diagonal", "mean_diagonal", "symmetry")
 
@@ -98,29 +101,62 @@ class AttentionTransform(nn.Module):
     Parametrised around the identity: an untrained map reuses the previous attention as is, and
     weight decay pulls it back towards reuse rather than towards a uniform attention.
 
+    The map is learned for one token grid. On another grid (dense prediction: detection and
+    segmentation images of any size) it acts as its bicubic resampling to that grid, exactly what
+    ``resample_transform`` writes into a checkpoint for fine-tuning at 384, applied in factored
+    form: ``W' = I + (M / M') R delta R^T`` with ``R`` (M' x M) the fixed bicubic interpolation
+    from the learned grid to the current one. It never builds the M' x M' matrix: at 1280 x 800 a
+    stage-3 map would be 4000 x 4000 per layer, while ``R`` is 4000 x 196.
+
     Args:
         size: Length M of the axis it mixes (K keys or N queries).
         groups: 1 (one map shared by every head) or the number of heads (one map each).
+        grid: The (H, W) grid of those M cells (default: square).
     """
 
-    def __init__(self, size: int, groups: int = 1):
+    def __init__(self, size: int, groups: int = 1, grid: Optional[Sequence[int]] = None):
         super().__init__()
         self.size = size
+        if grid is None:
+            side = math.isqrt(size)
+            grid = (side, side) if side * side == size else (size, 1)
+        if grid[0] * grid[1] != size:
+            raise ValueError(f"grid {tuple(grid)} does not have {size} cells")
+        self.grid = (int(grid[0]), int(grid[1]))
         self.delta = nn.Parameter(torch.zeros(groups, size, size))
+        self._resamplers = {}
 
     def weight(self) -> torch.Tensor:
         return self.delta + torch.eye(self.size, device=self.delta.device, dtype=self.delta.dtype)
 
-    def keys(self, a: torch.Tensor) -> torch.Tensor:
-        """``a W^T`` over the last axis (keys): (B, heads, N, K) -> same."""
-        return a @ self.weight().transpose(-2, -1).to(a.dtype)
+    def resampler(self, grid: Sequence[int], dtype: torch.dtype) -> torch.Tensor:
+        """``R`` (M' x M): bicubic interpolation from the learned grid to ``grid`` (cached per grid)."""
+        key = (tuple(grid), self.delta.device, dtype)
+        if key not in self._resamplers:
+            self._resamplers[key] = grid_resampler(self.grid, grid).to(self.delta.device, dtype)
+        return self._resamplers[key]
 
-    def queries(self, a: torch.Tensor) -> torch.Tensor:
-        """``W a`` over the query axis: (B, heads, N, K) -> same."""
-        return self.weight().to(a.dtype) @ a
+    def _same_grid(self, grid: Optional[Sequence[int]]) -> bool:
+        return grid is None or fx_tracing() or tuple(grid) == self.grid
+
+    def keys(self, a: torch.Tensor, grid: Optional[Sequence[int]] = None) -> torch.Tensor:
+        """``a W^T`` over the last axis (keys): (B, heads, N, K) -> same; ``grid``: the keys' grid."""
+        if self._same_grid(grid):
+            return a @ self.weight().transpose(-2, -1).to(a.dtype)
+        r = self.resampler(grid, a.dtype)                                      # K' x K
+        scale = self.size / (grid[0] * grid[1])
+        return a + scale * (((a @ r) @ self.delta.transpose(-2, -1).to(a.dtype)) @ r.transpose(0, 1))
+
+    def queries(self, a: torch.Tensor, grid: Optional[Sequence[int]] = None) -> torch.Tensor:
+        """``W a`` over the query axis: (B, heads, N, K) -> same; ``grid``: the queries' grid."""
+        if self._same_grid(grid):
+            return self.weight().to(a.dtype) @ a
+        r = self.resampler(grid, a.dtype)                                      # N' x N
+        scale = self.size / (grid[0] * grid[1])
+        return a + scale * (r @ (self.delta.to(a.dtype) @ (r.transpose(0, 1) @ a)))
 
     def extra_repr(self) -> str:
-        return f"size={self.size}, groups={self.delta.shape[0]}"
+        return f"size={self.size}, groups={self.delta.shape[0]}, grid={self.grid}"
 
 
 class LessAttention(nn.Module):
@@ -157,8 +193,8 @@ class LessAttention(nn.Module):
         groups = 1 if shared_heads else num_heads
         self.v = nn.Linear(dim, dim, bias=qkv_bias)
         self.norm = nn.LayerNorm(dim) if sr_ratio > 1 else None    # as SRA normalises its reduced tokens
-        self.theta = AttentionTransform(self.key_grid[0] * self.key_grid[1], groups)
-        self.psi = AttentionTransform(H * W, groups) if query_mix == "full" else None
+        self.theta = AttentionTransform(self.key_grid[0] * self.key_grid[1], groups, self.key_grid)
+        self.psi = AttentionTransform(H * W, groups, (H, W)) if query_mix == "full" else None
         self.attn_probs = nn.Identity()   # hook point: capture_attention reads the maps here
         self.attn_drop = nn.Dropout(attn_drop)
         self.proj = nn.Linear(dim, dim)
@@ -173,18 +209,20 @@ class LessAttention(nn.Module):
             x = self.norm(x)
         return self.v(x).reshape(B, -1, self.num_heads, self.head_dim).transpose(1, 2)
 
-    def transform(self, prev: torch.Tensor) -> torch.Tensor:
-        """``W_Psi A W_Theta^T`` of the previous layer's scores (or of their softmax)."""
+    def transform(self, prev: torch.Tensor, feat_size: Optional[Sequence[int]] = None) -> torch.Tensor:
+        """``W_Psi A W_Theta^T`` of the previous layer's scores (or of their softmax) on the query grid
+        ``feat_size`` (default: the grid the transforms were built for)."""
         a = prev.softmax(dim=-1) if self.source == "probs" else prev
-        a = self.theta.keys(a)
-        return self.psi.queries(a) if self.psi is not None else a
+        key_grid = None if feat_size is None else (feat_size[0] // self.sr_ratio, feat_size[1] // self.sr_ratio)
+        a = self.theta.keys(a, key_grid)
+        return self.psi.queries(a, feat_size) if self.psi is not None else a
 
     def forward(self, x: torch.Tensor, feat_size: List[int], prev: torch.Tensor,
                 dp_form: Optional[str] = None) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
         """``(out, scores, dp)``: the output tokens, this layer's scores (for the next layer) and, when
         ``dp_form`` names a form, the diagonality-preserving loss of its attention."""
         B, N, C = x.shape
-        logits = self.transform(prev)                                            # B, h, N, K
+        logits = self.transform(prev, feat_size)                                 # B, h, N, K
         probs = self.attn_probs(logits.softmax(dim=-1))
         dp = diagonality_preserving_loss(probs, feat_size, self.sr_ratio, dp_form) if dp_form else None
         out = self.attn_drop(probs) @ self.values(x, feat_size)                  # B, h, N, hd
@@ -249,21 +287,39 @@ def diagonality_preserving_loss(probs: torch.Tensor, grid: Sequence[int], sr_rat
     return (loss / K).mean()
 
 
-def resample_transform(delta: torch.Tensor, new_size: int) -> torch.Tensor:
-    """An ``AttentionTransform``'s ``delta`` (G, M, M) on a square grid of another size (G, M', M').
+def interpolation_matrix(old: int, new: int) -> torch.Tensor:
+    """(new x old): 1-D bicubic interpolation as ``F.interpolate`` computes it (no corners aligned)."""
+    basis = torch.eye(old, dtype=torch.float64).reshape(old, 1, old, 1)
+    return F.interpolate(basis, size=(new, 1), mode="bicubic", align_corners=False).reshape(old, new).T
+
+
+def grid_resampler(old: Sequence[int], new: Sequence[int]) -> torch.Tensor:
+    """(H' W' x H W): bicubic resampling of a field on an ``old`` (H, W) grid to a ``new`` one,
+    row-major cells, as ``F.interpolate`` does it (separable: the Kronecker product of the axes)."""
+    return torch.kron(interpolation_matrix(old[0], new[0]), interpolation_matrix(old[1], new[1])).float()
+
+
+def resample_transform(delta: torch.Tensor, new_size: Union[int, Sequence[int]],
+                       old_grid: Optional[Sequence[int]] = None) -> torch.Tensor:
+    """An ``AttentionTransform``'s ``delta`` (G, M, M) on another grid (G, M', M').
 
     The map is a field over (output cell, input cell) of the grid: both are resampled bicubically
     (no antialiasing, like position embeddings), and the result is scaled by M / M' so that a map
     keeps its effect on a smooth input whose grid got denser. The identity part is exact at any size.
+    ``new_size``: M' cells of a square grid, or the new (H', W'); ``old_grid``: default square.
     """
     G, M, _ = delta.shape
-    old, new = math.isqrt(M), math.isqrt(new_size)
-    if old * old != M or new * new != new_size:
+    if old_grid is None:
+        old = math.isqrt(M)
+        old_grid = (old, old)
+    if isinstance(new_size, int):
+        new = math.isqrt(new_size)
+        new_grid = (new, new)
+    else:
+        new_grid = tuple(new_size)
+    if old_grid[0] * old_grid[1] != M or (isinstance(new_size, int) and new_grid[0] * new_grid[1] != new_size):
         raise ValueError(f"cannot resample an attention transform of {M} to {new_size} cells: "
-                         "only square grids are supported")
-    d = delta.float().reshape(G * M, 1, old, old)                          # each output cell: its input map
-    d = F.interpolate(d, size=(new, new), mode="bicubic", align_corners=False)
-    d = d.reshape(G, old, old, new * new).permute(0, 3, 1, 2).reshape(G * new * new, 1, old, old)
-    d = F.interpolate(d, size=(new, new), mode="bicubic", align_corners=False)  # the output cells
-    d = d.reshape(G, new * new, new * new).transpose(1, 2)                 # G, out, in
-    return (d * (M / new_size)).to(delta.dtype)
+                         "a cell count names only square grids (give the grids of non-square maps)")
+    r = grid_resampler(old_grid, new_grid).to(delta.device)                 # M' x M
+    d = r @ delta.float() @ r.T                                            # G, M', M'
+    return (d * (M / (new_grid[0] * new_grid[1]))).to(delta.dtype)

@@ -62,7 +62,7 @@ def checkpoint_filter_fn(state_dict: Mapping[str, Any], model: nn.Module) -> Sta
         elif k.endswith((".theta.delta", ".psi.delta")) and k in target and v.shape != target[k].shape:
             from .lavit_layers import resample_transform
 
-            v = resample_transform(v, target[k].shape[-1])
+            v = resample_transform(v, model.get_submodule(k[:-len(".delta")]).grid)   # to the target's (H, W) grid
         elif k.startswith("head.") and (k not in target or v.shape != target[k].shape):
             _logger.info("Dropping %s %s: the model's head is %s", k, tuple(v.shape),
                          tuple(target[k].shape) if k in target else "absent (a backbone)")
