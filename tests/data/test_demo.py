@@ -20,6 +20,7 @@ TINY = dict(
     flowers102_per_class=(1, 0, 1), dtd_per_class=(1, 1, 1),
     caltech256_classes=2, caltech256_per_class=(3, 3), caltech256_clutter=1,
     ade20k_train=2, ade20k_val=1,
+    coco_train=2, coco_val=2,
 )
 
 
@@ -40,8 +41,8 @@ def test_another_seed_changes_pixels_not_names(tmp_path):
     a = tree_digest(generate_demo_data(tmp_path / "a", seed=0, **TINY)["imagenet1k"].parent)
     b = tree_digest(generate_demo_data(tmp_path / "b", seed=1, **TINY)["imagenet1k"].parent)
     assert a.keys() == b.keys()
-    jpegs = [k for k in a if k.endswith(".JPEG")]
-    assert all(a[k] != b[k] for k in jpegs)
+    jpegs = [k for k in a if k.endswith(".JPEG") or k.startswith("coco/") and k.endswith(".jpg")]
+    assert any(k.startswith("coco/") for k in jpegs) and all(a[k] != b[k] for k in jpegs)
 
 
 def test_idempotent_and_rewritten_when_incomplete_or_changed(tmp_path):

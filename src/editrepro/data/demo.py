@@ -16,6 +16,10 @@
                                                    each) and 257.clutter
         ADEChallengeData2016/                      {images,annotations}/{training,validation}/,
                                                    objectInfo150.txt
+        coco/                                      {train,val}2017/000000000042.jpg ...,
+                                                   annotations/instances_{train,val}2017.json
+                                                   (4 categories, 64 + 24 images; 62 of
+                                                   the 64 have a box to train on)
         DONE                                       written last: the options and their hash
 
 and returns the root to pass to ``build_dataset`` for each name (``demo_roots``). Every reader reads
@@ -28,6 +32,15 @@ masks are exactly the painted shapes and regions. A nearest-class-mean classifie
 pixels is far above chance on the ImageNet-1k-like validation set (tests/data/test_demo.py).
 The ImageNet-1k-like set has one grayscale JPEG and Caltech-256 one grayscale and one CMYK, as
 the real sets do.
+
+**COCO-like detection.** Real COCO category ids (1 person, 3 car, 18 dog, 44 bottle: not
+contiguous, as COCO's are), each a shape and colour; every image has one to three large objects
+(extents of about 25% to 60% of the shorter side) and each box is the tight box of the object's pixels
+left visible by the objects painted after it (an object with fewer than 60 visible pixels gets no
+annotation). As in the real set, image ids are sparse and the ``images`` list is not sorted,
+two training images have an ``iscrowd`` region (a cluster of small shapes of one category; one of
+the two has nothing else), one training image and one validation image have no object at all,
+``area`` is the visible pixel count and ``segmentation`` the box as a polygon.
 
 **ImageNet-21k, scaled down 25x.** The reference cleaning drops every class with 500 images or
 fewer and takes the first 50 (in sorted ``ls`` order) of each kept class as validation; the demo
@@ -62,18 +75,19 @@ import numpy as np
 from PIL import Image
 
 from ..fileio import atomic_write_text
-from .synthetic import class_style, render_image, render_scene
+from .synthetic import class_style, render_image, render_objects, render_scene
 
-__all__ = ["DemoSizes", "generate_demo_data", "demo_roots", "ade20k_demo_ids", "DEMO_VERSION"]
+__all__ = ["DemoSizes", "generate_demo_data", "demo_roots", "ade20k_demo_ids", "coco_demo_ids",
+           "DEMO_VERSION", "COCO_CATEGORIES"]
 
 log = logging.getLogger(__name__)
 
-DEMO_VERSION = 1  # bump whenever the generator's output changes, so old sets are rewritten
+DEMO_VERSION = 2  # bump whenever the generator's output changes, so old sets are rewritten
 JPEG_QUALITY = 90
 
 # stable, non-seeded numbers per dataset, so a seed changes pixels but never names or counts
 _SALT = {"imagenet1k": 1, "imagenet21k": 2, "cifar10": 3, "cifar100": 4, "flowers102": 5, "dtd": 6,
-         "caltech256": 7, "ade20k": 8}
+         "caltech256": 7, "ade20k": 8, "coco": 9}
 
 
 # real class names where the demo set keeps them
@@ -87,6 +101,15 @@ DTD_CLASSES = (
     "matted", "meshed", "paisley", "perforated", "pitted", "pleated", "polka-dotted", "porous",
     "potholed", "scaly", "smeared", "spiralled", "sprinkled", "stained", "stratified", "striped",
     "studded", "swirly", "veined", "waffled", "woven", "wrinkled", "zigzagged")
+
+# real COCO categories (id, name, supercategory), ids as COCO numbers them (with its gaps)
+COCO_CATEGORIES = ((1, "person", "person"), (3, "car", "vehicle"), (18, "dog", "animal"),
+                   (44, "bottle", "kitchen"), (62, "chair", "furniture"), (72, "tv", "electronic"),
+                   (85, "clock", "indoor"), (90, "toothbrush", "indoor"))
+COCO_MIN_VISIBLE = 60  # an object with fewer visible pixels gets no annotation
+# image index (in id order) -> what is special about it: no object; a crowd region besides one
+# to three objects; a crowd region and nothing else (the others: one to three objects)
+_COCO_SPECIAL = {"train": {1: "empty", 3: "crowd", 6: "crowd only"}, "val": {1: "empty"}}
 
 CALTECH256_FIRST = ("ak47", "american-flag", "backpack", "baseball-bat", "baseball-glove",
                     "basketball-hoop", "bat", "bathtub", "bear", "beer-mug", "billiards",
@@ -122,9 +145,13 @@ class DemoSizes:
     ade20k_val: int = 20
     ade20k_size: tuple[int, int] = (64, 96)
     ade20k_classes: int = 12  # ids used, spread over 1..150 (both ends); the first 4 are "stuff"
+    coco_train: int = 64
+    coco_val: int = 24
+    coco_size: tuple[int, int] = (96, 128)
+    coco_categories: int = 4  # the first of COCO_CATEGORIES
 
     def __post_init__(self):
-        for name in ("image_size", "imagenet21k_size", "ade20k_size"):
+        for name in ("image_size", "imagenet21k_size", "ade20k_size", "coco_size"):
             lo, hi = getattr(self, name)
             if not 8 <= lo <= hi:
                 raise ValueError(f"{name} must be (lo, hi) with 8 <= lo <= hi, not {(lo, hi)}")
@@ -135,6 +162,13 @@ class DemoSizes:
             raise ValueError("ade20k_classes must be at least 5 (four stuff classes and a thing)")
         if min(self.imagenet21k_class_sizes, default=0) < 1:
             raise ValueError("imagenet21k_class_sizes must be positive")
+        if self.coco_size[0] < 32:
+            raise ValueError(f"coco_size must start at 32 or more, not {self.coco_size}")
+        if not 1 <= self.coco_categories <= len(COCO_CATEGORIES):
+            raise ValueError(f"coco_categories must be 1..{len(COCO_CATEGORIES)}, "
+                             f"not {self.coco_categories}")
+        if self.coco_train < 1 or self.coco_val < 1:
+            raise ValueError("coco_train and coco_val must be at least 1")
 
     def imagenet21k_expected(self) -> dict[str, int]:
         """What the reference cleaning rule (keep classes with more than ``threshold`` images, first
@@ -338,6 +372,67 @@ def _write_ade20k(out: Path, seed: int, z: DemoSizes) -> None:
     (out / "objectInfo150.txt").write_text("\n".join(rows) + "\n")
 
 
+def coco_demo_ids(z: DemoSizes) -> dict[str, list[int]]:
+    """The demo's COCO image ids of each split, increasing: sparse, and train and val
+    interleaved (as COCO's are), fixed by the sizes alone."""
+    total = z.coco_train + z.coco_val
+    ids = 8 + np.cumsum([1 + (t * 7919) % 23 for t in range(total)])
+    order = _stable_permutation(total, "coco")
+    return {"val": sorted(ids[order[:z.coco_val]].tolist()),
+            "train": sorted(ids[order[z.coco_val:]].tolist())}
+
+
+def _tight_box(mask: np.ndarray) -> list[float]:
+    """COCO's [x, y, width, height] of the pixels of ``mask`` (pixel edges, not centres)."""
+    ys, xs = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    x0, y0 = float(xs[0]), float(ys[0])
+    return [x0, y0, float(xs[-1] + 1) - x0, float(ys[-1] + 1) - y0]
+
+
+def _write_coco(out: Path, seed: int, z: DemoSizes) -> None:
+    cats = COCO_CATEGORIES[:z.coco_categories]
+    styles = [class_style(k, len(cats)) for k in range(len(cats))]
+    (out / "annotations").mkdir(parents=True)
+    ids = coco_demo_ids(z)
+    for s, (split, first_ann) in enumerate((("train", 1001), ("val", 900001))):
+        folder = out / f"{split}2017"
+        folder.mkdir()
+        images, anns = [], []
+        for j, image_id in enumerate(ids[split]):
+            rng = _rng(seed, "coco", s, j)
+            h, w = _size(rng, z.coco_size)
+            special = _COCO_SPECIAL[split].get(j, "")
+            count = 0 if special in ("empty", "crowd only") else int(rng.integers(1, 4))
+            classes = rng.integers(len(cats), size=count).tolist()
+            crowd = int(rng.integers(len(cats))) if special.startswith("crowd") else None
+            img, visible, crowd_pixels = render_objects(
+                rng, h, w, [styles[k] for k in classes], None if crowd is None else styles[crowd])
+            name = f"{image_id:012d}.jpg"
+            _save_jpeg(img, folder / name)
+            images.append({"license": 1, "file_name": name, "height": h, "width": w,
+                           "id": image_id})
+            objects = [(k, m, 0) for k, m in zip(classes, visible)]
+            if crowd is not None:
+                objects.append((crowd, crowd_pixels, 1))
+            for k, mask, iscrowd in objects:
+                area = int(mask.sum())
+                if area < COCO_MIN_VISIBLE:
+                    continue
+                x, y, bw, bh = box = _tight_box(mask)
+                anns.append({"id": first_ann + len(anns), "image_id": image_id,
+                             "category_id": cats[k][0], "bbox": box, "area": float(area),
+                             "iscrowd": iscrowd,
+                             "segmentation": [[x, y, x + bw, y, x + bw, y + bh, x, y + bh]]})
+        images = [images[i] for i in _stable_permutation(len(images), "coco", split)]
+        doc = {"info": {"description": "editrepro demo data: a small COCO-2017-like detection set",
+                        "url": "", "version": "1.0", "year": 2017, "contributor": "editrepro",
+                        "date_created": "2017/09/01"},
+               "licenses": [{"id": 1, "name": "generated demo data", "url": ""}],
+               "images": images, "annotations": anns,
+               "categories": [{"id": i, "name": n, "supercategory": sup} for i, n, sup in cats]}
+        (out / "annotations" / f"instances_{split}2017.json").write_text(json.dumps(doc))
+
+
 # ------------------------------------------------------------------------------ orchestration
 
 # name -> (folder it owns under the demo root, writer, build_dataset's root relative to the demo
@@ -351,6 +446,7 @@ _SETS: dict[str, tuple[str, Callable[[Path, int, DemoSizes], None], str]] = {
     "dtd": ("dtd", _write_dtd, "."),
     "caltech256": ("caltech256", _write_caltech256, "."),
     "ade20k": ("ADEChallengeData2016", _write_ade20k, "."),
+    "coco": ("coco", _write_coco, "coco"),
 }
 MARKER = "DONE"
 

@@ -240,13 +240,14 @@ class Tracker:
         if tags:
             self._call(lambda: self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()]))
 
-    def log_metrics(self, metrics: Mapping[str, float], step: int, flush: bool = False) -> None:
+    def log_metrics(self, metrics: Mapping[str, Optional[float]], step: int, flush: bool = False) -> None:
+        """Buffer ``metrics`` at ``step``; a value of None (undefined: COCO's AP of an absent size) is skipped."""
         if not self.enabled or self.run_id is None:
             return
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        self._buffer += [Metric(k, float(v), now, int(step)) for k, v in metrics.items()]
+        self._buffer += [Metric(k, float(v), now, int(step)) for k, v in metrics.items() if v is not None]
         if flush or len(self._buffer) >= self.flush_every:
             self.flush()
 

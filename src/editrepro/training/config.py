@@ -13,7 +13,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 from ..schema import ConfigError, load_schema, load_yaml, parse_yaml_value, validate
 
-__all__ = ["Recipe", "SegRecipe", "DataConfig", "TrainConfig", "load_recipe", "recipe_from_dict", "parse_overrides",
+__all__ = ["Recipe", "SegRecipe", "DetRecipe", "DataConfig", "TrainConfig", "load_recipe", "recipe_from_dict", "parse_overrides",
            "ConfigError"]
 
 
@@ -91,20 +91,25 @@ class Recipe:
 
 @dataclass(frozen=True)
 class SegRecipe:
-    """A segmentation recipe (``config/schemas/segmentation_recipe.schema.yaml``): Segmenter's ADE20K one."""
+    """A segmentation recipe (``config/schemas/segmentation_recipe.schema.yaml``): Segmenter's ADE20K one,
+    or Semantic FPN's or UperNet's over a pyramid backbone (``head``)."""
     task: str
     name: str
+    head: str
     epochs: int
     batch_size: int
     optimizer: str
+    opt_betas: Tuple[float, float]
     momentum: float
     lr: float
     min_lr: float
     poly_power: float
+    warmup_steps: int
+    warmup_ratio: float
     weight_decay: float
     grad_clip: Optional[float]
     drop_path: float
-    layer_scale: float
+    layer_scale: Optional[float]
     base_size: Optional[Tuple[int, int]]
     ratio_range: Tuple[float, float]
     cat_max_ratio: float
@@ -112,6 +117,10 @@ class SegRecipe:
     photometric: bool
     decoder_layers: int
     decoder_dropout: float
+    fpn_channels: int
+    head_channels: Optional[int]
+    aux_weight: float
+    aux_channels: int
     eval_stride: Optional[int]
     eval_scales: Tuple[float, ...]
     eval_flip: bool
@@ -119,7 +128,7 @@ class SegRecipe:
     @classmethod
     def from_dict(cls, values: Dict[str, Any], source: Optional[str] = None) -> "SegRecipe":
         values = validate(dict(values), load_schema("segmentation_recipe"), source)
-        for key in ("base_size", "ratio_range", "eval_scales"):
+        for key in ("base_size", "ratio_range", "eval_scales", "opt_betas"):
             if values[key] is not None:
                 values[key] = tuple(values[key])
         return cls(**values)
@@ -128,11 +137,54 @@ class SegRecipe:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
-def recipe_from_dict(values: Mapping[str, Any], source: Optional[str] = None) -> Union[Recipe, SegRecipe]:
+@dataclass(frozen=True)
+class DetRecipe:
+    """A detection recipe (``config/schemas/detection_recipe.schema.yaml``): RetinaNet's 1x or 3x schedule."""
+    task: str
+    name: str
+    epochs: int
+    batch_size: int
+    optimizer: str
+    momentum: float
+    lr: float
+    weight_decay: float
+    decay_norm_and_bias: bool
+    lr_steps: Tuple[int, ...]
+    lr_gamma: float
+    warmup_steps: int
+    warmup_ratio: float
+    grad_clip: Optional[float]
+    drop_path: float
+    min_size: Tuple[int, ...]
+    max_size: int
+    hflip: bool
+    fpn_channels: int
+    detections_per_img: int
+
+    @classmethod
+    def from_dict(cls, values: Dict[str, Any], source: Optional[str] = None) -> "DetRecipe":
+        values = validate(dict(values), load_schema("detection_recipe"), source)
+        values["lr_steps"], values["min_size"] = tuple(values["lr_steps"]), tuple(values["min_size"])
+        late = [s for s in values["lr_steps"] if s >= values["epochs"]]
+        if late or list(values["lr_steps"]) != sorted(values["lr_steps"]):
+            raise ConfigError(f"{source or 'recipe'}: lr_steps {list(values['lr_steps'])} must be increasing epochs "
+                              f"before the last ({values['epochs']} epochs)")
+        return cls(**values)
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+AnyRecipe = Union[Recipe, SegRecipe, DetRecipe]
+
+
+def recipe_from_dict(values: Mapping[str, Any], source: Optional[str] = None) -> AnyRecipe:
     """A recipe of the kind its ``task`` key names (classification when absent)."""
     task = values.get("task", "classification")
     if task == "segmentation":
         return SegRecipe.from_dict(dict(values), source)
+    if task == "detection":
+        return DetRecipe.from_dict(dict(values), source)
     return Recipe.from_dict(dict(values), source)
 
 
@@ -147,7 +199,7 @@ def parse_overrides(items: Sequence[str]) -> Dict[str, Any]:
     return out
 
 
-def load_recipe(path: Union[str, Path], overrides: Optional[Mapping[str, Any]] = None) -> Union[Recipe, SegRecipe]:
+def load_recipe(path: Union[str, Path], overrides: Optional[Mapping[str, Any]] = None) -> AnyRecipe:
     """Read a preset, apply overrides, validate; errors name the file and key."""
     path = Path(path)
     if not path.is_file():
@@ -179,10 +231,11 @@ class TrainConfig:
     """Everything one training job needs; ``output_dir`` receives checkpoints, logs and metrics."""
     model: str
     data: DataConfig
-    recipe: Union[Recipe, SegRecipe]
+    recipe: AnyRecipe
     output_dir: str
     img_size: int = 224
     init_checkpoint: Optional[str] = None
+    backbone_img_size: Optional[int] = None      # dense jobs: the backbone's ImageNet resolution (see below)
     per_device_batch: Optional[int] = None
     seed: int = 0
     device: str = "auto"
@@ -211,6 +264,28 @@ class TrainConfig:
             raise ConfigError(f"checkpoint_every must be minutes >= 0 (0: off), got {self.checkpoint_every}")
         if self.max_bad_samples is not None and self.max_bad_samples < 0:
             raise ConfigError(f"max_bad_samples must be >= 0, got {self.max_bad_samples}")
+
+    def with_backbone_img_size(self) -> "TrainConfig":
+        """A detection or segmentation job on a pyramid backbone rebuilds that backbone at the resolution it was
+        trained at (LaViT's attention transforms are built for it): ``backbone_img_size``, else the
+        ``img_size`` of the init checkpoint's config, fixed here so that the job's saved config rebuilds the
+        model without the checkpoint."""
+        if self.task == "classification" or self.backbone_img_size is not None or not self.init_checkpoint:
+            return self
+        from dataclasses import replace
+
+        from ..models.families import model_family
+        from ..models.pyramid import DENSE_FAMILIES
+
+        if model_family(self.model)["family"] not in DENSE_FAMILIES:
+            return self
+        import torch
+
+        path = Path(self.init_checkpoint)
+        if not path.is_file():
+            raise FileNotFoundError(f"init checkpoint {path} does not exist")
+        size = (torch.load(path, map_location="cpu", weights_only=True).get("config") or {}).get("img_size")
+        return replace(self, backbone_img_size=int(size)) if size else self
 
     def checkpoint_interval_s(self, device_type: str) -> Optional[float]:
         """Seconds between time-based mid-epoch checkpoints (None: off). Default: 30 minutes on GPU, off on CPU."""
@@ -260,4 +335,6 @@ class TrainConfig:
                     "checkpoint_every", "max_bad_samples"):
             d.pop(key)
         d["data"].pop("num_workers")
+        if d["backbone_img_size"] is None:      # unset (every classification job): hashes as before the field existed
+            d.pop("backbone_img_size")
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]

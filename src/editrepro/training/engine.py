@@ -4,6 +4,12 @@ Every optimizer step seeds the global RNGs from (seed, epoch, step, rank), so dr
 and mixup draws, like the augmentations (see ``sampling.py``), do not depend on history:
 a job resumed at step k computes what the uninterrupted job computed at step k.
 
+A batch is ``(inputs, targets)``: tensors for classification and segmentation, lists of images and
+of target dicts for detection (moved to the device element by element). How a step's loss comes out
+of the model is ``StepContext.loss_fn``: by default ``criterion(model(inputs), targets)`` plus the
+model's weighted auxiliary losses; a task replaces it where its model computes the loss itself
+(torchvision's detectors) or returns further outputs (UperNet's auxiliary head).
+
 Batches may carry a third element, the notes of ``data.bad_samples.TolerantDataset`` (which
 samples were unreadable and replaced); they are counted into ``StepContext.bad_samples`` and
 across ranks, and past its limit the step stops the job.
@@ -12,7 +18,7 @@ import math
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, Optional
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
 import torch
 from torch import nn
@@ -23,7 +29,11 @@ from .aux_loss import split_output, total_loss
 from .distributed import all_reduce_sum
 from .sampling import mix_seed, seed_all
 
-__all__ = ["NonFiniteLossError", "StepContext", "train_one_epoch", "evaluate", "autocast"]
+__all__ = ["NonFiniteLossError", "StepContext", "train_one_epoch", "evaluate", "autocast", "to_device", "batch_size_of",
+           "LossFn"]
+
+# (model, inputs, targets, ctx) -> (loss, its terms by name): how a training step's loss is computed
+LossFn = Callable[[nn.Module, Any, Any, "StepContext"], Tuple[torch.Tensor, Dict[str, torch.Tensor]]]
 
 
 class NonFiniteLossError(RuntimeError):
@@ -54,6 +64,30 @@ class StepContext:
     rank: int = 0
     world_size: int = 1
     show_progress: bool = True
+    loss_fn: Optional[LossFn] = None          # None: classification_loss
+
+
+def classification_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, ctx: StepContext
+                        ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    """``criterion(logits, targets)`` plus the model's auxiliary losses, weighted (``total_loss``)."""
+    logits, aux = split_output(model(inputs))
+    return total_loss(ctx.criterion(logits, targets), aux, ctx.aux_weights)
+
+
+def to_device(x: Any, device: torch.device) -> Any:
+    """Tensors, and the lists, tuples and dicts of them a detection batch is, moved to ``device``."""
+    if torch.is_tensor(x):
+        return x.to(device, non_blocking=True)
+    if isinstance(x, dict):
+        return {k: to_device(v, device) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(to_device(v, device) for v in x)
+    return x
+
+
+def batch_size_of(inputs: Any) -> int:
+    """Images in a batch: a tensor's first dimension or a list's length."""
+    return int(inputs.shape[0]) if torch.is_tensor(inputs) else len(inputs)
 
 
 def _unpack(batch) -> tuple:
@@ -79,12 +113,13 @@ def train_one_epoch(
     every rank calls ``on_checkpoint(next step)``; the last step of the epoch leaves it to the
     epoch's own checkpoint.
 
-    Returns ``loss`` (mean over the steps run; the total with any auxiliary losses), its terms
-    (``task_loss`` and each auxiliary loss, when the model returns them), ``images_per_sec``,
+    Returns ``loss`` (mean over the steps run; the total with any auxiliary losses), ``terms``
+    (the means of its terms: ``task_loss`` and each auxiliary loss, or a detector's losses), ``images_per_sec``,
     ``steps_done`` and ``next_step``; ``next_step < steps`` means the epoch was interrupted by
     ``should_stop`` (checked collectively after each step, so all ranks stop at the same step).
     """
     model.train()
+    loss_fn = ctx.loss_fn or classification_loss
     it = iter(batches)
     loss_total, done, images = 0.0, 0, 0
     term_totals: Dict[str, float] = {}
@@ -102,8 +137,8 @@ def train_one_epoch(
             images_, targets, notes = _unpack(next(it))
             if ctx.bad_samples is not None:
                 new_bad += ctx.bad_samples.add(notes)
-            images_ = images_.to(ctx.device, non_blocking=True)
-            targets = targets.to(ctx.device, non_blocking=True)
+            images_ = to_device(images_, ctx.device)
+            targets = to_device(targets, ctx.device)
             seed_all(mix_seed(step_seed, micro))
             if ctx.mixup is not None:
                 images_, targets = ctx.mixup(images_, targets)
@@ -111,14 +146,13 @@ def train_one_epoch(
             sync = nullcontext() if last or not hasattr(model, "no_sync") else model.no_sync()
             with sync:
                 with autocast(ctx.device, ctx.amp_dtype):
-                    logits, aux = split_output(model(images_))
-                    loss, terms = total_loss(ctx.criterion(logits, targets), aux, ctx.aux_weights)
+                    loss, terms = loss_fn(model, images_, targets, ctx)
                 scaled = loss / ctx.accum_steps
                 (ctx.scaler.scale(scaled) if ctx.scaler is not None else scaled).backward()
             loss_sum += loss.detach().float()
             for k, v in terms.items():
                 term_sums[k] = term_sums.get(k, 0.0) + v.detach().float()
-            n_images += images_.shape[0]
+            n_images += batch_size_of(images_)
         # one collective per step: the global mean loss (and its terms), whether any rank wants to stop or to
         # checkpoint, and the bad samples met
         names = sorted(term_sums)
@@ -173,7 +207,7 @@ def train_one_epoch(
     elapsed = time.perf_counter() - started
     return {
         "loss": loss_total / max(done, 1),
-        **{k: v / max(done, 1) for k, v in term_totals.items()},
+        "terms": {k: v / max(done, 1) for k, v in term_totals.items()},
         "bad_samples": ctx.bad_samples.total if ctx.bad_samples is not None else 0,
         "images_per_sec": images / elapsed if elapsed > 0 else 0.0,
         "steps_done": done,

@@ -32,7 +32,7 @@ def load_trained_model(weights: Union[str, Path], img_size: Optional[int] = None
     cfg = TrainConfig.from_dict(state["config"])
     weights_key = "model_ema" if ema and state.get("model_ema") else "model"
     num_classes = state.get("num_classes") or state[weights_key]["head.weight"].shape[0]
-    if cfg.task == "segmentation":
+    if cfg.task in ("segmentation", "detection"):
         model = task_for(replace(cfg, init_checkpoint=None)).model(num_classes)
         model.load_state_dict(state[weights_key])
     else:
@@ -65,6 +65,9 @@ def evaluate_weights(weights: Union[str, Path], dataset: Optional[str] = None, d
     if cfg["recipe"]["task"] == "segmentation":
         metrics = _evaluate_segmenter(model, cfg, dataset, data_root, split, options, dist_info, amp, workers,
                                       max_bad_samples)
+    elif cfg["recipe"]["task"] == "detection":
+        metrics = _evaluate_detector(model, cfg, dataset, data_root, split, options, dist_info, amp, workers,
+                                     max_bad_samples)
     else:
         crop_ratio = crop_ratio if crop_ratio is not None else cfg["recipe"]["eval_crop_ratio"]
         data = build_dataset(dataset, data_root, split, transform=build_eval_transform(img_size, crop_ratio=crop_ratio),
@@ -98,7 +101,7 @@ def _evaluate_segmenter(model, cfg: Dict[str, Any], dataset: str, data_root: str
     """Single- and multi-scale mIoU of a segmenter, and its parameters at the paper's size."""
     from ..data import build_dataset, build_seg_eval_transform
     from ..data.bad_samples import BadSampleLog, TolerantDataset
-    from ..segmentation import segmenter_params
+    from ..segmentation.factory import paper_size_complexity
     from .tasks import evaluate_segmentation
 
     recipe = SegRecipe.from_dict(cfg["recipe"])
@@ -112,4 +115,26 @@ def _evaluate_segmenter(model, cfg: Dict[str, Any], dataset: str, data_root: str
     return {"miou_ss": ss["miou"], "miou_ms": ms["miou"], "pixel_acc_ss": ss["pixel_acc"],
             "pixel_acc_ms": ms["pixel_acc"], "classes_present": ss["classes_present"], "n": ss["n"],
             "bad_samples": ss["bad_samples"],
-            "params": count_params(model), "params_paper_arch": segmenter_params(cfg["model"])}
+            "params": count_params(model), **_paper_arch(paper_size_complexity(recipe.head, cfg["model"]))}
+
+
+def _paper_arch(counts: Dict[str, float]) -> Dict[str, Any]:
+    """Counts of the model at the paper's architecture (not the demo's reduced one) and input size."""
+    params = counts.get("params_m_inference", counts["params_m"])   # a training-only auxiliary head left out
+    return {"params_paper_arch": round(params * 1e6), "gmacs_paper_arch": counts["gmacs"]}
+
+
+def _evaluate_detector(model, cfg: Dict[str, Any], dataset: str, data_root: str, split: str, options, dist_info,
+                       amp, workers: int, max_bad_samples: Optional[int] = None) -> Dict[str, Any]:
+    """COCO box AP of a detector, and its parameters and GMACs at the paper's size (1280 x 800)."""
+    from ..data import build_dataset
+    from ..data.bad_samples import BadSampleLog, TolerantDataset
+    from ..data.det_transforms import build_det_eval_transform
+    from ..detection import detector_complexity
+    from ..detection.evaluation import evaluate_detection
+
+    data = build_dataset(dataset, data_root, split, transform=build_det_eval_transform(), **options)
+    bad = BadSampleLog.for_dataset(data, max_bad_samples, f"{split} set of {dataset}")
+    metrics = evaluate_detection(model, TolerantDataset(data), dist_info, amp, workers=workers, show_progress=True,
+                                 bad_samples=bad)
+    return {**metrics, "params": count_params(model), **_paper_arch(detector_complexity(cfg["model"]))}

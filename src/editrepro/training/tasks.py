@@ -1,8 +1,8 @@
-"""What differs between training a classifier and a segmenter; everything else is the trainer's.
+"""What differs between training a classifier, a segmenter and a detector; everything else is the trainer's.
 
-A task builds the datasets, the model, the optimiser and schedule, the loss (and mixup),
-and evaluates; the trainer around it does batching, seeding, resumption, checkpoints,
-signals, DDP and tracking the same way for both.
+A task builds the datasets, the model, the optimiser and schedule, the loss (and mixup), how a
+batch is collated and how its loss comes out of the model, and evaluates; the trainer around it
+does batching, seeding, resumption, checkpoints, signals, DDP and tracking the same way for all.
 """
 from typing import Any, Callable, Dict, Optional, Tuple
 
@@ -13,19 +13,21 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from ..models import create_model, load_pretrained
 from ..data.bad_samples import BadSampleLog
-from .aux_loss import AuxLossModel
-from .config import Recipe, SegRecipe, TrainConfig
+from .aux_loss import AuxLossModel, total_loss
+from .config import DetRecipe, Recipe, SegRecipe, TrainConfig
 from .distributed import DistInfo, all_reduce_sum
-from .engine import autocast, evaluate
+from .engine import LossFn, StepContext, autocast, evaluate
 from .optim import build_criterion, build_mixup, build_optimizer, build_scheduler, clip_after_backward
 from .sampling import sampler_for_eval
 
-__all__ = ["ClassificationTask", "SegmentationTask", "task_for"]
+__all__ = ["ClassificationTask", "SegmentationTask", "DetectionTask", "task_for"]
 
 
 class ClassificationTask:
     """Image classification with a recipe of the paper's Table 2; the headline metric is top-1."""
     headline = "top1"
+    collate = None                     # torch's default: a batch of tensors
+    loss_fn: Optional[LossFn] = None   # the engine's: criterion + the model's weighted auxiliary losses
 
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
@@ -106,13 +108,52 @@ class ClassificationTask:
                 "val_images": val.get("n")}
 
 
-class SegmentationTask:
-    """Segmenter on ADE20K: crops of ``img_size``, poly schedule per iteration, mIoU by sliding windows."""
-    headline = "miou"
+class _DenseTask:
+    """What segmentation and detection share: one crop or image set per step, no EMA, mixup or repeated
+    augmentation, the backbone's drop-path and the gradient clip straight from the recipe."""
+    collate = None
 
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
-        self.recipe: SegRecipe = cfg.recipe
+        self.recipe = cfg.recipe
+
+    @property
+    def drop_path_rate(self) -> float:
+        return float(self.recipe.drop_path)
+
+    def ema(self, model: nn.Module) -> None:
+        return None
+
+    def train_module(self, model: nn.Module) -> nn.Module:
+        return model
+
+    def repeats(self, distributed: bool) -> int:
+        return 1
+
+    def mixup(self, num_classes: int) -> None:
+        return None
+
+    def clip(self) -> Optional[float]:
+        return self.recipe.grad_clip
+
+
+def segmentation_loss(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, ctx: StepContext):
+    """Cross-entropy of the logits and, for a model with an auxiliary head (UperNet's FCN head), of its
+    logits too, weighted by ``ctx.aux_weights["aux_loss"]``."""
+    out = model(images)
+    if isinstance(out, tuple):
+        logits, extra = out
+        aux = {f"{k}_loss": ctx.criterion(v, masks) for k, v in extra.items()}
+        return total_loss(ctx.criterion(logits, masks), aux, ctx.aux_weights)
+    return ctx.criterion(out, masks), {}
+
+
+class SegmentationTask(_DenseTask):
+    """ADE20K with Segmenter, Semantic FPN or UperNet (the recipe's ``head``): crops of ``img_size``, poly
+    schedule per iteration, mIoU by sliding windows."""
+    headline = "miou"
+    loss_fn = staticmethod(segmentation_loss)
+    recipe: SegRecipe
 
     def datasets(self) -> Tuple[Dataset, Dataset]:
         from ..data import build_dataset, build_seg_eval_transform, build_seg_train_transform
@@ -126,51 +167,33 @@ class SegmentationTask:
                 build_dataset(cfg.data.name, cfg.data.root, cfg.data.val_split, transform=eval_tf, **opts))
 
     def model(self, num_classes: int) -> nn.Module:
-        from ..segmentation import create_segmenter
+        from ..segmentation.factory import create_seg_model
 
-        r, cfg = self.recipe, self.cfg
-        return create_segmenter(cfg.model, num_classes, cfg.img_size, pretrained=cfg.init_checkpoint,
-                                decoder_layers=r.decoder_layers, dropout=r.decoder_dropout,
-                                drop_path_rate=self.drop_path_rate,
-                                backbone_kwargs={"init_values": r.layer_scale, **dict(cfg.model_kwargs)})
-
-    @property
-    def drop_path_rate(self) -> float:
-        return float(self.recipe.drop_path)
-
-    def ema(self, model: nn.Module) -> None:
-        return None
+        cfg = self.cfg
+        return create_seg_model(self.recipe, cfg.model, num_classes, cfg.img_size, pretrained=cfg.init_checkpoint,
+                                model_kwargs=dict(cfg.model_kwargs), backbone_img_size=cfg.backbone_img_size)
 
     def aux_weights(self, model: nn.Module) -> Dict[str, float]:
-        return {}
-
-    def train_module(self, model: nn.Module) -> nn.Module:
-        return model
-
-    def repeats(self, distributed: bool) -> int:
-        return 1
+        """UperNet's auxiliary head: its loss weighted by the recipe's ``aux_weight``."""
+        return {"aux_loss": float(self.recipe.aux_weight)} if getattr(model, "aux_head", None) is not None else {}
 
     def optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         from timm.optim import create_optimizer_v2
 
         r = self.recipe
-        return create_optimizer_v2(model, opt=r.optimizer, lr=r.lr, weight_decay=r.weight_decay, momentum=r.momentum)
+        extra = {"betas": tuple(r.opt_betas)} if r.optimizer == "adamw" else {"momentum": r.momentum}
+        return create_optimizer_v2(model, opt=r.optimizer, lr=r.lr, weight_decay=r.weight_decay, **extra)
 
     def scheduler(self, optimizer: torch.optim.Optimizer, steps_per_epoch: int):
         from timm.scheduler import PolyLRScheduler
 
         r = self.recipe
+        # warmup inside the poly schedule's span (mmsegmentation's: the decay counts from iteration 0)
         return PolyLRScheduler(optimizer, t_initial=r.epochs * steps_per_epoch, power=r.poly_power, lr_min=r.min_lr,
-                               t_in_epochs=False)
+                               warmup_t=r.warmup_steps, warmup_lr_init=r.lr * r.warmup_ratio, t_in_epochs=False)
 
     def criterion(self) -> nn.Module:
         return nn.CrossEntropyLoss(ignore_index=255)
-
-    def mixup(self, num_classes: int) -> None:
-        return None
-
-    def clip(self) -> Optional[float]:
-        return self.recipe.grad_clip
 
     def evaluate(self, model: nn.Module, val_set: Dataset, dist: DistInfo, amp_dtype, batch_size: int,
                  workers: int, show_progress: bool, multi_scale: bool = False,
@@ -225,5 +248,82 @@ def evaluate_segmentation(model: nn.Module, val_set: Dataset, window: int, recip
     return result
 
 
+def detection_loss(model: nn.Module, images, targets, ctx: StepContext):
+    """The sum of the losses torchvision's detector returns in training (RetinaNet: focal classification
+    and L1 box regression), each a term of its own."""
+    losses = model(images, targets)
+    return sum(losses.values()), dict(losses)
+
+
+class DetectionTask(_DenseTask):
+    """RetinaNet on COCO over a pyramid backbone: the detector resizes, matches and computes its own
+    losses; step-decay schedule with linear warmup (mmdetection's 1x / 3x); box AP by COCOeval."""
+    headline = "AP"
+    loss_fn = staticmethod(detection_loss)
+    recipe: DetRecipe
+
+    @property
+    def collate(self):
+        from ..data.det_transforms import detection_collate
+
+        return detection_collate
+
+    def datasets(self) -> Tuple[Dataset, Dataset]:
+        from ..data import build_dataset
+        from ..data.det_transforms import build_det_eval_transform, build_det_train_transform
+
+        cfg, opts = self.cfg, dict(self.cfg.data.options)
+        return (build_dataset(cfg.data.name, cfg.data.root, cfg.data.train_split,
+                              transform=build_det_train_transform(hflip=self.recipe.hflip), **opts),
+                build_dataset(cfg.data.name, cfg.data.root, cfg.data.val_split, transform=build_det_eval_transform(),
+                              **opts))
+
+    def model(self, num_classes: int) -> nn.Module:
+        from ..detection import create_detector
+
+        r, cfg = self.recipe, self.cfg
+        return create_detector(cfg.model, num_classes, img_size=cfg.backbone_img_size or cfg.img_size,
+                               pretrained=cfg.init_checkpoint,
+                               min_size=r.min_size, max_size=r.max_size, fpn_channels=r.fpn_channels,
+                               drop_path_rate=self.drop_path_rate, detections_per_img=r.detections_per_img,
+                               backbone_kwargs=dict(cfg.model_kwargs))
+
+    def aux_weights(self, model: nn.Module) -> Dict[str, float]:
+        return {}
+
+    def optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        from timm.optim import create_optimizer_v2
+
+        r = self.recipe
+        extra = {"momentum": r.momentum} if r.optimizer == "sgd" else {}
+        return create_optimizer_v2(model, opt=r.optimizer, lr=r.lr, weight_decay=r.weight_decay,
+                                   filter_bias_and_bn=not r.decay_norm_and_bias, **extra)
+
+    def scheduler(self, optimizer: torch.optim.Optimizer, steps_per_epoch: int):
+        from timm.scheduler import MultiStepLRScheduler
+
+        r = self.recipe
+        return MultiStepLRScheduler(optimizer, decay_t=[e * steps_per_epoch for e in r.lr_steps], decay_rate=r.lr_gamma,
+                                    warmup_t=r.warmup_steps, warmup_lr_init=r.lr * r.warmup_ratio,
+                                    warmup_prefix=False, t_in_epochs=False)
+
+    def criterion(self) -> None:
+        return None            # the detector computes its losses
+
+    def evaluate(self, model: nn.Module, val_set: Dataset, dist: DistInfo, amp_dtype, batch_size: int,
+                 workers: int, show_progress: bool, bad_samples: Optional[BadSampleLog] = None) -> Dict[str, Any]:
+        from ..detection.evaluation import evaluate_detection
+
+        return evaluate_detection(model, val_set, dist, amp_dtype, workers=workers, show_progress=show_progress,
+                                  bad_samples=bad_samples)        # one image at a time: see evaluate_detection
+
+    def summary(self, val: Dict[str, Any]) -> Dict[str, Any]:
+        keys = ("AP", "AP50", "AP75", "APs", "APm", "APl")
+        return {**{k: val.get(k) for k in keys}, "val_images": val.get("n")}
+
+
+TASKS = {"classification": ClassificationTask, "segmentation": SegmentationTask, "detection": DetectionTask}
+
+
 def task_for(cfg: TrainConfig):
-    return SegmentationTask(cfg) if cfg.task == "segmentation" else ClassificationTask(cfg)
+    return TASKS[cfg.task](cfg)

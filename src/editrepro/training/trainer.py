@@ -106,6 +106,7 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
     ``datasets`` (already transformed train and validation sets) replaces building them
     from ``cfg.data``; tests and notebooks use it.
     """
+    cfg = cfg.with_backbone_img_size()
     dist_info = init_distributed(cfg.device)
     out = Path(cfg.output_dir)
     if dist_info.is_main:
@@ -121,6 +122,8 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
         raise ValueError(f"the training set of {cfg.data.name!r} does not say how many classes it has (num_classes)")
 
     model = task.model(num_classes)
+    if dist_info.distributed:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)   # the dense heads' BatchNorm, as mmseg's SyncBN
     if cfg.grad_checkpointing:
         _grad_checkpointing(model)
     model.to(dist_info.device)
@@ -199,7 +202,7 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
     ctx = StepContext(optimizer=optimizer, criterion=criterion, device=dist_info.device, accum_steps=accum,
                       mixup=mixup, amp_dtype=amp_dtype, scaler=scaler, clip_grad=task.clip(), ema=ema,
                       aux_weights=task.aux_weights(model), bad_samples=bad, seed=cfg.seed, rank=dist_info.rank,
-                      world_size=dist_info.world_size, show_progress=dist_info.is_main)
+                      world_size=dist_info.world_size, show_progress=dist_info.is_main, loss_fn=task.loss_fn)
     stop = _StopFlag()
     stop.install()
     interval_s = cfg.checkpoint_interval_s(dist_info.device.type)
@@ -231,7 +234,7 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
             scheduler.step_update(epoch * steps + start_step)
             sampler.set_epoch(epoch, start=start_step * per_device * accum)
             loader = DataLoader(train_data, batch_sampler=BatchSampler(sampler, per_device, drop_last=True),
-                                **loader_kw)
+                                collate_fn=task.collate, **loader_kw)
             t0 = time.perf_counter()
 
             def on_step(step: int, m: Dict[str, float], epoch=epoch, steps=steps) -> None:
@@ -256,7 +259,7 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
             if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == r.epochs:
                 val_metrics = task.evaluate(ema.module if ema is not None else net, val_data, dist_info, amp_dtype,
                                             per_device, workers, show_progress=dist_info.is_main, bad_samples=val_bad)
-            terms = {f"train_{k}": v for k, v in result.items() if k in ctx.aux_weights or k == "task_loss"}
+            terms = {f"train_{k}": v for k, v in result["terms"].items()}
             entry = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"], "train_loss": result["loss"], **terms,
                      "images_per_sec": result["images_per_sec"], "epoch_time_s": time.perf_counter() - t0,
                      "peak_mem_gb": _peak_memory_gb(dist_info.device), "bad_samples": result["bad_samples"],
@@ -311,6 +314,8 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
 def _grad_checkpointing(model: nn.Module) -> None:
     """Turn on timm's activation checkpointing (a segmenter's: its backbone's)."""
     target = model if hasattr(model, "set_grad_checkpointing") else getattr(model, "backbone", None)
+    if target is not None and not hasattr(target, "set_grad_checkpointing"):
+        target = getattr(target, "body", None)      # a detector's backbone: FPN over the pyramid
     if target is None or not hasattr(target, "set_grad_checkpointing"):
         raise ValueError(f"{type(model).__name__} has no set_grad_checkpointing: --grad-checkpointing is for timm models")
     target.set_grad_checkpointing(True)

@@ -17,6 +17,7 @@ from ._common import ImageListDataset, LayoutError
 from .ade20k import ADE20K
 from .caltech256 import Caltech256
 from .cifar import CIFAR10, CIFAR100
+from .coco import CocoDetection
 from .dtd import DTD
 from .flowers102 import Flowers102
 from .imagenet import ImageNet1k, ImageNet21k
@@ -24,6 +25,7 @@ from .imagenet import ImageNet1k, ImageNet21k
 __all__ = [
     "DATASETS", "READERS", "build_dataset", "LayoutError", "ImageListDataset",
     "ImageNet1k", "ImageNet21k", "CIFAR10", "CIFAR100", "Flowers102", "DTD", "Caltech256", "ADE20K",
+    "CocoDetection",
 ]
 
 # name -> reader; every reader is ``Reader(root, split, transform=None, **options)``
@@ -36,6 +38,7 @@ READERS: dict[str, type] = {
     "dtd": DTD,
     "caltech256": Caltech256,
     "ade20k": ADE20K,
+    "coco": CocoDetection,
 }
 DATASETS = tuple(READERS)
 
