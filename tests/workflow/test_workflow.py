@@ -28,10 +28,12 @@ def test_each_table_pulls_only_the_jobs_it_needs(workflow):
     t5 = planned("reproduce_table5")
     assert t5 == {"demo_data": 1, "pretrain_in1k": 2, "segment": 2, "evaluate_segment": 2, "aggregate_table": 1,
                   "report_table": 1, "reproduce_table5": 1, "total": 10}
-    # LaViT and PVTv2 from scratch; the saturation figure also reads Table 3's EDIT and DeiT III
+    # LaViT and PVTv2 from scratch; the saturation figure also reads Table 3's EDIT and DeiT III; both backbones as
+    # RetinaNet (1x) and as Semantic FPN and UperNet, each evaluated
     lavit = planned("reproduce_lavit")
     assert lavit == {"demo_data": 1, "train_lavit": 2, "evaluate": 2, "pretrain_in1k": 2, "figures_lavit": 1,
-                     "aggregate_table": 1, "report_table": 1, "reproduce_lavit": 1, "total": 11}
+                     "detect": 2, "segment_dense": 4, "evaluate_dense": 6,
+                     "aggregate_table": 1, "report_table": 1, "reproduce_lavit": 1, "total": 23}
     t1 = planned("reproduce_table1")
     assert t1 == {"table1": 1, "reproduce_table1": 1, "total": 2}
 
@@ -47,6 +49,8 @@ def test_dry_run_of_the_paper_matrix_without_its_data(workflow):
     assert stats["evaluate"] == 6 + 8 + 6 and stats["clean_in21k"] == 1
     assert stats["train_lavit"] == 6 and stats["figures_lavit"] == 1 and stats["aggregate_table"] == 4
     assert stats["transfer"] == 2 * 5 and stats["segment"] == 4 and stats["report"] == 1
+    # LaViT's dense tables: T and S with their PVTv2s on COCO (1x, 3x), S and PVTv2-b2 with both ADE20K heads
+    assert stats["detect"] == 4 * 2 and stats["segment_dense"] == 2 * 2 and stats["evaluate_dense"] == 8 + 4
     assert "demo_data" not in stats                       # --configfile replaces the demo, it is not merged in
     out = r.stdout + r.stderr
     assert "--model-arg depth" not in out and "/datasets/imagenet" in out
@@ -125,8 +129,9 @@ def test_changing_a_recipe_value_reruns_only_its_dependants(workflow):
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
-TRAINING = {"pretrain_in1k", "pretrain_in21k", "finetune_384", "finetune_in21k", "transfer", "segment", "train_lavit"}
-EVALUATION = {"evaluate", "evaluate_transfer", "evaluate_segment"}
+TRAINING = {"pretrain_in1k", "pretrain_in21k", "finetune_384", "finetune_in21k", "transfer", "segment", "train_lavit",
+            "detect", "segment_dense"}
+EVALUATION = {"evaluate", "evaluate_transfer", "evaluate_segment", "evaluate_dense"}
 
 
 def test_the_profiles_give_every_job_its_gpus(workflow):
@@ -161,6 +166,13 @@ def test_bad_lavit_configs_fail_before_any_job_naming_the_value(workflow):
     assert r.returncode != 0 and "72 is not a multiple of 32" in r.stdout + r.stderr
     r = _with(workflow, **{"tables.lavit.pixels": None, "resolutions.224": 48})
     assert r.returncode != 0 and "set tables.lavit.pixels to 32 or 64" in r.stdout + r.stderr
+    r = _with(workflow, **{"tables.lavit.dense.detection.models": ["EDIT-T"]})
+    assert r.returncode != 0 and "'EDIT-T' is not in tables.lavit.models" in r.stdout + r.stderr
+    r = _with(workflow, **{"tables.lavit.dense.segmentation.heads": ["fcn"]})
+    assert r.returncode != 0 and "'fcn' is not one of ['semantic_fpn', 'upernet']" in r.stdout + r.stderr
+    r = _with(workflow, **{"recipes.retinanet_1x.set.lr_steps": [3, 12]})
+    out = r.stdout + r.stderr
+    assert r.returncode != 0 and "recipes.retinanet_1x" in out and "lr_steps" in out
 
 
 def test_the_workflow_knows_every_registered_lavit():
@@ -179,34 +191,50 @@ def test_the_workflow_knows_every_registered_lavit():
 
 
 def test_demo_reproduce_lavit_end_to_end(workflow):
-    """The demo's LaViT table, reduced: both families trained, evaluated, counted, reported, with the figure."""
+    """The demo's LaViT table, reduced: both families trained, evaluated, counted, reported, with the figure;
+    LaViT-T also as RetinaNet and UperNet (one short epoch each), scored and in the dense tables."""
     from mlflow.tracking import MlflowClient
 
     cfg = yaml.safe_load((workflow / "config" / "config.yaml").read_text())
     cfg["name"] = "lavit"
     cfg["tables"] = {"lavit": cfg["tables"]["lavit"]}                # no Table 3: the figure has the pyramids only
     cfg["recipes"]["lavit_in1k"]["set"].update(epochs=2, warmup_epochs=0)
+    cfg["tables"]["lavit"]["dense"] = {"detection": {"models": ["LaViT-T"], "schedules": ["1x"]},
+                                       "segmentation": {"models": ["LaViT-T"], "heads": ["upernet"]}}
+    cfg["recipes"]["retinanet_1x"]["set"].update(epochs=1, lr_steps=[])
+    cfg["recipes"]["upernet"]["set"].update(epochs=1)
     (workflow / "lavit.yaml").write_text(yaml.safe_dump(cfg))
     r = snakemake(workflow, "reproduce_lavit", "--cores", "2", "--configfile", "lavit.yaml", timeout=900)
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-3000:]
-    assert job_stats(out) == {"demo_data": 1, "train_lavit": 2, "evaluate": 2, "figures_lavit": 1,
-                              "aggregate_table": 1, "report_table": 1, "reproduce_lavit": 1, "total": 9}
+    assert job_stats(out) == {"demo_data": 1, "train_lavit": 2, "evaluate": 2, "figures_lavit": 1, "detect": 1,
+                              "segment_dense": 1, "evaluate_dense": 2, "aggregate_table": 1, "report_table": 1,
+                              "reproduce_lavit": 1, "total": 13}
     page = (workflow / "reports" / "lavit.md").read_text()
-    assert page.startswith("# LaViT: ImageNet-1k top-1 of LaViT and the PVTv2 it modifies")
+    assert page.startswith("# LaViT against the PVTv2 it modifies: ImageNet-1k, COCO and ADE20K")
     assert "Cells: 0 reproduced within tolerance, 0 off, 4 pending, 2 run on demo data" in page
+    assert "## COCO detection: RetinaNet on each backbone" in page and "unusually high" in page
+    assert "## ADE20K segmentation: Semantic FPN and UperNet on each backbone" in page
+    dense = json.loads((workflow / "results/lavit/eval/coco_1x/LaViT-T.json").read_text())
+    assert dense["dataset"] == "coco" and dense["n"] == 24 and dense["AP"] >= 0
+    upernet = json.loads((workflow / "results/lavit/runs/ade20k_upernet/LaViT-T/metrics.json").read_text())
+    assert upernet["task"] == "segmentation" and upernet["img_size"] == 64
     assert "## Reconstructed design choices" in page and "figures/lavit_attention_saturation.png" in page
     assert (workflow / "reports/figures/lavit_attention_saturation.png").stat().st_size > 10_000
     cells = pd.read_parquet(workflow / "results/lavit/lavit.parquet")
     trained = cells[(cells.column == "top1") & cells.reproduced_value.notna()]
     assert sorted(trained.row) == ["LaViT-T", "PVTv2-b1"] and (trained.reproduced_value >= 0).all()
+    run = cells[(cells.half == "coco_1x") & (cells.row == "LaViT-T") & (cells.column == "AP")].iloc[0]
+    assert run.status == "not comparable" and run.paper_value == 46.2
     metrics = json.loads((workflow / "results/lavit/runs/lavit_224/LaViT-T/metrics.json").read_text())
     assert metrics["img_size"] == 64 and metrics["recipe"] == "lavit_in1k"
     client = MlflowClient()
     runs = client.search_runs([client.get_experiment_by_name("lavit").experiment_id], "tags.config = 'lavit'")
     families = {run.data.tags["row"]: (run.data.tags["family"], run.data.tags["size"]) for run in runs}
     assert families == {"LaViT-T": ("LaViT", "tiny"), "PVTv2-b1": ("PVTv2", "tiny")}
-    lavit_run = next(run for run in runs if run.data.tags["row"] == "LaViT-T")
+    stages = sorted(run.data.tags["stage"] for run in runs if run.data.tags["row"] == "LaViT-T")
+    assert stages == ["ade20k_upernet", "coco_1x", "lavit_in1k"]
+    lavit_run = next(run for run in runs if run.data.tags["stage"] == "lavit_in1k" and run.data.tags["row"] == "LaViT-T")
     assert lavit_run.data.metrics["epoch/train_dp_loss"] > 0 and lavit_run.info.status == "FINISHED"
     again = snakemake(workflow, "reproduce_lavit", "-n", "--configfile", "lavit.yaml")
     assert "Nothing to be done" in again.stdout + again.stderr

@@ -26,6 +26,8 @@ wildcard_constraints:
     res=r"224|384|512",
     dataset=r"cifar10|cifar100|flowers102|dtd|caltech256",
     table=r"table3|table4|table5|lavit",
+    schedule=r"1x|3x",
+    head=r"semantic_fpn|upernet",
 
 
 # Each training stage: the recipe it uses and the dataset it reads.
@@ -37,6 +39,10 @@ STAGES = {
     "transfer": dict(recipe="transfer", dataset=None),
     "segment": dict(recipe="segment", dataset="ade20k"),
     "lavit_in1k": dict(recipe="lavit_in1k", dataset="imagenet1k"),
+    "detect_1x": dict(recipe="retinanet_1x", dataset="coco"),
+    "detect_3x": dict(recipe="retinanet_3x", dataset="coco"),
+    "segment_semantic_fpn": dict(recipe="semantic_fpn", dataset="ade20k"),
+    "segment_upernet": dict(recipe="upernet", dataset="ade20k"),
 }
 
 
@@ -69,12 +75,16 @@ def validate_recipes():
         if not preset.is_file():
             raise ValueError(f"recipes.{name}.preset: {ref['preset']!r} is not a file under config/recipes/")
         recipe = {**(yaml.safe_load(preset.read_text()) or {}), **ref.get("set", {})}
-        schema = "segmentation_recipe" if recipe.get("task") == "segmentation" else "recipe"
+        schema = {"segmentation": "segmentation_recipe", "detection": "detection_recipe"}.get(recipe.get("task"), "recipe")
         try:
             validate(recipe, f"../../config/schemas/{schema}.schema.yaml", set_default=False)
         except Exception as e:
             raise ValueError(f"recipes.{name} ({preset} with its set) does not fit "
                              f"config/schemas/{schema}.schema.yaml: {getattr(e, 'args', [e])[-1]}") from None
+        steps, epochs = recipe.get("lr_steps", []), recipe.get("epochs", 1)
+        if schema == "detection_recipe" and (steps != sorted(steps) or any(s >= epochs for s in steps)):
+            raise ValueError(f"recipes.{name}: lr_steps {steps} must be increasing epochs before the last "
+                             f"({epochs} epochs)")
 
 
 validate_recipes()
@@ -192,8 +202,18 @@ def lavit_pixels():
     return px
 
 
+DENSE = LAVIT["dense"]
+DENSE_DET, DENSE_SEG = DENSE["detection"], DENSE["segmentation"]
+
+
+def dense_crop():
+    """The ADE20K crop of LaViT's segmentation jobs: its own `pixels`, else the 512 stand-in."""
+    return DENSE_SEG.get("pixels") or pixels(512)
+
+
 def validate_lavit():
-    """LaViT's table, checked once before any job: a resolution the pyramid divides, LaViT names it builds."""
+    """LaViT's table, checked once before any job: a resolution the pyramid divides, LaViT names it builds,
+    dense jobs on pyramid backbones the table trains (each starts from that checkpoint)."""
     if LAVIT["models"]:
         lavit_pixels()
     for m in LAVIT["models"]:
@@ -201,6 +221,26 @@ def validate_lavit():
         if arch.startswith("lavit_") and arch not in LAVIT_ARCHS:
             raise ValueError(f"models.{m}.arch: {arch!r} is not a LaViT this package builds; "
                              f"use one of {', '.join(LAVIT_ARCHS)} (sizes via args, e.g. depths)")
+    for part, spec in (("detection", DENSE_DET), ("segmentation", DENSE_SEG)):
+        for m in spec["models"]:
+            if m not in LAVIT["models"]:
+                raise ValueError(f"tables.lavit.dense.{part}.models: {m!r} is not in tables.lavit.models; a dense "
+                                 f"job starts from that table's ImageNet-1k checkpoint of the backbone")
+            arch = config["models"][m]["arch"]
+            if not arch.startswith(("lavit_", "pvt_v2_")):
+                raise ValueError(f"tables.lavit.dense.{part}.models: {m!r} is {arch!r}; dense prediction takes a "
+                                 f"pyramid backbone (lavit_*, pvt_v2_*)")
+    if DENSE_SEG["models"] and dense_crop() % LAVIT_STRIDE:
+        raise ValueError(f"tables.lavit.dense.segmentation crops at {dense_crop()} px, not a multiple of "
+                         f"{LAVIT_STRIDE}: set tables.lavit.dense.segmentation.pixels")
+    for stage in dense_stages():
+        if STAGES[stage]["recipe"] not in config["recipes"]:
+            raise ValueError(f"recipes.{STAGES[stage]['recipe']} is missing (the {stage} jobs use it)")
+
+
+def dense_stages():
+    return ([f"detect_{s}" for s in DENSE_DET["schedules"]] if DENSE_DET["models"] else []) + \
+        ([f"segment_{h}" for h in DENSE_SEG["heads"]] if DENSE_SEG["models"] else [])
 
 
 validate_lavit()
@@ -211,8 +251,23 @@ def lavit_runs():
     return [("lavit_224", m) for m in LAVIT["models"]]
 
 
+def dense_runs():
+    """(run folder, model) of every dense-prediction cell of LaViT's table: coco_1x/3x, ade20k_<head>."""
+    runs = [(f"coco_{s}", m) for s in DENSE_DET["schedules"] for m in DENSE_DET["models"]]
+    return runs + [(f"ade20k_{h}", m) for h in DENSE_SEG["heads"] for m in DENSE_SEG["models"]]
+
+
+def dense_dataset(run):
+    return "coco" if run.startswith("coco_") else "ade20k"
+
+
+def dense_tags(run, model):
+    return tags(table="lavit", half=run, row=model, stage=run, config=NAME,
+                resolution=dense_crop() if run.startswith("ade20k") else 800)
+
+
 def lavit_evals():
-    return [f"{EVALS}/{run}/{model}.json" for run, model in lavit_runs()]
+    return [f"{EVALS}/{run}/{model}.json" for run, model in lavit_runs() + dense_runs()]
 
 
 def all_models_used():
@@ -258,6 +313,12 @@ def training_plan():
     for run, model in lavit_runs():
         add(run, "lavit_in1k", model, 224)
         jobs[f"{run}/{model}"]["img_size"] = lavit_pixels()
+    for run, model in dense_runs():
+        add("lavit_224", "lavit_in1k", model, 224)
+        jobs["lavit_224/" + model]["img_size"] = lavit_pixels()
+        stage = f"detect_{run[5:]}" if run.startswith("coco_") else f"segment_{run[7:]}"
+        add(run, stage, model, 512)
+        jobs[f"{run}/{model}"]["img_size"] = dense_crop() if run.startswith("ade20k") else 800
     return list(jobs.values())
 
 
@@ -354,8 +415,8 @@ def table5_evals():
 
 
 def lavit_benchmarks():
-    """Benchmark files of the LaViT table's jobs: its trainings and evaluations."""
-    runs = lavit_runs()
+    """Benchmark files of the LaViT table's jobs: its trainings and evaluations, ImageNet-1k and dense."""
+    runs = lavit_runs() + dense_runs()
     files = [f"{LOGS}/benchmarks/{kind}/{run}/{model}.tsv" for run, model in runs for kind in ("runs", "eval")]
     if config["data"]["generate_demo"] and runs:
         files.append(f"{LOGS}/benchmarks/data/demo_data.tsv")

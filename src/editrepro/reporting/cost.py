@@ -30,6 +30,7 @@ __all__ = ["TRAIN_IMAGES", "train_images", "estimate", "render_cost"]
 TRAIN_IMAGES = {
     "imagenet1k": 1_281_167, "imagenet21k": 11_060_223, "cifar10": 50_000, "cifar100": 50_000,
     "flowers102": 2_040, "dtd": 3_760, "caltech256": 15_360, "ade20k": 20_210,
+    "coco": 117_266,   # train2017 images with at least one box (those the detector trains on)
 }
 
 
@@ -48,22 +49,42 @@ def train_images(dataset: str, demo: bool) -> int:
         "dtd": 47 * (d.dtd_per_class[0] + d.dtd_per_class[1]),                        # train1 + val1
         "caltech256": d.caltech256_classes * 60,
         "ade20k": d.ade20k_train,
+        "coco": d.coco_train,
     }
     if dataset not in sizes:
         raise ValueError(f"no demo size for {dataset}")
     return sizes[dataset]
 
 
-def job_gmacs(job: Dict[str, Any]) -> float:
-    """Forward GMACs of one training image of ``job`` (a Segmenter's for the segmentation stage)."""
+def detection_input(recipe) -> tuple:
+    """The (H, W) a detector trains on, for its cost: the largest shorter side and a 1.6 aspect ratio (COCO's
+    typical 640 x 427 image resized), the longer side capped, both padded to the pyramid's 32."""
+    h = max(recipe.min_size)
+    w = min(round(1.6 * h), recipe.max_size)
+    return (-(-h // 32) * 32, -(-w // 32) * 32)
+
+
+def job_gmacs(job: Dict[str, Any], recipe=None) -> float:
+    """Forward GMACs of one training image of ``job``: the whole model (Segmenter, a dense segmenter or a
+    detector for those stages)."""
+    args = job.get("args", {})
+    if job["stage"].startswith("detect"):
+        from ..detection import detector_complexity
+
+        return detector_complexity(job["arch"], input_size=detection_input(recipe), fpn_channels=recipe.fpn_channels,
+                                   backbone_kwargs=args)["gmacs"]
+    if job["stage"].startswith("segment_"):
+        from ..segmentation.factory import seg_model_complexity
+
+        return seg_model_complexity(recipe, job["arch"], crop=job["img_size"], model_kwargs=args)["gmacs"]
     if job["stage"] != "segment":
-        return count_complexity(job["arch"], img_size=job["img_size"], **job.get("args", {})).gmacs
+        return count_complexity(job["arch"], img_size=job["img_size"], **args).gmacs
     import torch
 
     from ..segmentation import create_segmenter
 
     with torch.device("meta"):
-        model = create_segmenter(job["arch"], 150, job["img_size"], backbone_kwargs=job.get("args", {})).eval()
+        model = create_segmenter(job["arch"], 150, job["img_size"], backbone_kwargs=args).eval()
     return measure(model, (job["img_size"], job["img_size"])).gmacs
 
 
@@ -104,7 +125,7 @@ def estimate(plan: List[Dict[str, Any]], config: Dict[str, Any], runs_root: Opti
     rows = []
     for job in plan:
         recipe = load_recipe(job["recipe"], job.get("overrides"))
-        gmacs = job_gmacs(job)
+        gmacs = job_gmacs(job, recipe)
         images = train_images(job["dataset"], demo) * recipe.epochs
         flops = 3 * 2 * gmacs * 1e9 * images
         rate = next((v for (arch, size, _), v in measured_rates.items()

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .paper import paper_value
 
-__all__ = ["CELL_COLUMNS", "COLLECTORS", "cell_status", "collect_table3", "collect_table4", "collect_table5",
+__all__ = ["CELL_COLUMNS", "COLLECTORS", "DENSE_RUNS", "cell_status", "collect_table3", "collect_table4", "collect_table5",
            "collect_lavit", "collect_jobs", "combine", "table1_cells"]
 
 CELL_COLUMNS = [
@@ -176,7 +176,9 @@ def collect_lavit(evals: Iterable[Path], paper_tables: Dict[str, Any], config_na
     """
     table = paper_tables["lavit"]
     tols = table.get("tolerance", {})
-    found = _found(evals, "row")
+    evals = list(evals)
+    dense = [p for p in evals if _half(p) in DENSE_RUNS]
+    found = _found([p for p in evals if p not in dense], "row")
     labels, by_label = _rows(table, "model", {row for (row,) in found})
     records = []
     for label in labels:
@@ -198,7 +200,75 @@ def collect_lavit(evals: Iterable[Path], paper_tables: Dict[str, Any], config_na
                          **dict(where, model=row["arch"]))
             cell["convention"] = convention
             records.append(cell)
+    records += _dense_cells(dense, table, config_name, comparable)
     return pd.DataFrame.from_records(records, columns=CELL_COLUMNS)
+
+
+# LaViT's dense-prediction runs -> (dataset, the metrics they report, the metric kind of their tolerance)
+DENSE_RUNS = {
+    "coco_1x": ("coco", ("AP", "AP50", "AP75", "APs", "APm", "APl"), "AP"),
+    "coco_3x": ("coco", ("AP", "AP50", "AP75", "APs", "APm", "APl"), "AP"),
+    "ade20k_semantic_fpn": ("ade20k", ("miou_ss", "miou_ms"), "miou"),
+    "ade20k_upernet": ("ade20k", ("miou_ss", "miou_ms"), "miou"),
+}
+
+
+def _half(path) -> str:
+    with open(path, encoding="utf-8") as f:
+        return str((json.load(f).get("tags") or {}).get("half", ""))
+
+
+@lru_cache(maxsize=None)
+def _dense_counted(run: str, arch: str) -> Dict[str, float]:
+    """Parameters (M) and GMACs of the whole dense model at the paper's size: RetinaNet at 1280 x 800 (80
+    classes), the ADE20K segmenter at 512 x 512 (150 classes, the head's paper widths, no auxiliary head)."""
+    if run.startswith("coco_"):
+        from ..detection import detector_complexity
+
+        return detector_complexity(arch)
+    from ..segmentation.factory import paper_size_complexity
+
+    counts = paper_size_complexity(run[len("ade20k_"):], arch)
+    return {"params_m": counts["params_m_inference"], "gmacs": counts["gmacs"]}
+
+
+def _dense_cells(evals: Iterable[Path], table: Dict[str, Any], config_name: str, comparable: bool) -> List[Dict]:
+    """Cells of the dense runs (``half`` = the run): the reproduced metrics of each evaluation, and the
+    whole model's parameters and GFLOPs counted at the paper's size for every row, trained or not."""
+    tols = table.get("dense_tolerance", {})
+    found = _found(evals, "half", "row")
+    paper_rows = {(r["run"], r["model"]): r for r in table.get("dense_rows", [])}
+    keys = list(paper_rows) + sorted(k for k in found if k not in paper_rows)
+    records = []
+    for run, label in keys:
+        if run not in DENSE_RUNS:
+            raise ValueError(f"dense_rows: run {run!r} is none of {', '.join(DENSE_RUNS)}")
+        dataset, metrics, kind = DENSE_RUNS[run]
+        row, e = paper_rows.get((run, label)), found.get((run, label))
+        arch = (e or {}).get("model") or (row or {}).get("arch")
+        where = dict(half=run, dataset=dataset, model=arch)
+        for metric in metrics:
+            pv = paper_value(row, metric) if row is not None else None
+            value = (e or {}).get(metric)
+            cell = _cell("lavit", label, metric, kind, pv, float(value) if value is not None else None,
+                         float(tols.get(kind, 0.5)), comparable, False, e, config_name, **where)
+            if pv is None and value is not None and not comparable:
+                cell["status"] = "not comparable"      # a config-added row run on stand-in data: say so
+            records.append(cell)
+        if e is not None and e.get("params_paper_arch"):
+            counted = {"params_m": e["params_paper_arch"] / 1e6, "gmacs": e.get("gmacs_paper_arch")}
+        elif row is not None and row.get("arch"):
+            counted = _dense_counted(run, row["arch"])
+        else:
+            continue
+        for column in ("params_m", "gmacs"):
+            pv = paper_value(row, column) if row is not None else None
+            tol = float(tols.get(f"{column}_rel", 0.05)) * pv.value if pv is not None else 0.0
+            cell = _cell("lavit", label, column, column, pv, counted.get(column), tol, True, False, None, config_name,
+                         **where)
+            cell["convention"] = "all" if column == "gmacs" else ""
+            records.append(cell)
+    return records
 
 
 COLLECTORS = {"table3": collect_table3, "table4": collect_table4, "table5": collect_table5, "lavit": collect_lavit}

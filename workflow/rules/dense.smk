@@ -1,0 +1,96 @@
+# LaViT's dense-prediction tables: each backbone of the LaViT table, from its own ImageNet-1k
+# checkpoint (train_lavit), as RetinaNet on COCO (torchvision's detector, 1x and 3x schedules) and
+# as Semantic FPN and UperNet on ADE20K; evaluate_dense scores them (COCOeval box AP; single- and
+# multi-scale mIoU) and writes the JSONs the LaViT table reads.
+
+
+rule detect:
+    input:
+        recipe=lambda wildcards: recipe_file(f"detect_{wildcards.schedule}"),
+        data=data_ready("coco"),
+        init=f"{RUNS}/lavit_224/{{model}}/model.pth",
+    output:
+        weights=f"{RUNS}/coco_{{schedule}}/{{model}}/model.pth",
+        metrics=f"{RUNS}/coco_{{schedule}}/{{model}}/metrics.json",
+    params:
+        launch=launcher,
+        sets=lambda wildcards: recipe_overrides(f"detect_{wildcards.schedule}"),
+        arch=model_arch,
+        model_args=model_args,
+        img_size=lambda wildcards: lavit_pixels(),   # the backbone's; the detector resizes to its min_size
+        dataset="coco",
+        data_root=dataset_root("coco"),
+        init=lambda wildcards, input: f"--init-checkpoint {input.init}",
+        outdir=lambda wildcards, output: Path(output.weights).parent,
+        compute=compute_args(),
+        experiment="lavit",
+        run_name=lambda wildcards: f"{NAME}/coco_{wildcards.schedule}/{wildcards.model}",
+        tags=lambda wildcards: dense_tags(f"coco_{wildcards.schedule}", wildcards.model),
+    resources:
+        gpu=0,
+        slurm_partition=cluster_resource("partition"),
+        slurm_account=cluster_resource("account"),
+    log:
+        f"{LOGS}/detect/coco_{{schedule}}/{{model}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/runs/coco_{{schedule}}/{{model}}.tsv"
+    shell:
+        TRAIN_SHELL
+
+
+rule segment_dense:
+    input:
+        recipe=lambda wildcards: recipe_file(f"segment_{wildcards.head}"),
+        data=data_ready("ade20k"),
+        init=f"{RUNS}/lavit_224/{{model}}/model.pth",
+    output:
+        weights=f"{RUNS}/ade20k_{{head}}/{{model}}/model.pth",
+        metrics=f"{RUNS}/ade20k_{{head}}/{{model}}/metrics.json",
+    params:
+        launch=launcher,
+        sets=lambda wildcards: recipe_overrides(f"segment_{wildcards.head}"),
+        arch=model_arch,
+        model_args=model_args,
+        img_size=lambda wildcards: dense_crop(),
+        dataset="ade20k",
+        data_root=dataset_root("ade20k"),
+        init=lambda wildcards, input: f"--init-checkpoint {input.init}",
+        outdir=lambda wildcards, output: Path(output.weights).parent,
+        compute=compute_args(),
+        experiment="lavit",
+        run_name=lambda wildcards: f"{NAME}/ade20k_{wildcards.head}/{wildcards.model}",
+        tags=lambda wildcards: dense_tags(f"ade20k_{wildcards.head}", wildcards.model),
+    resources:
+        gpu=0,
+        slurm_partition=cluster_resource("partition"),
+        slurm_account=cluster_resource("account"),
+    log:
+        f"{LOGS}/segment_dense/ade20k_{{head}}/{{model}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/runs/ade20k_{{head}}/{{model}}.tsv"
+    shell:
+        TRAIN_SHELL
+
+
+rule evaluate_dense:
+    input:
+        weights=f"{RUNS}/{{dense}}/{{model}}/model.pth",
+        data=lambda wildcards: data_ready(dense_dataset(wildcards.dense)),
+    output:
+        f"{EVALS}/{{dense}}/{{model}}.json",
+    params:
+        tags=lambda wildcards: dense_tags(wildcards.dense, wildcards.model),
+        workers=config["compute"]["workers"],
+    wildcard_constraints:
+        dense=r"coco_(1x|3x)|ade20k_(semantic_fpn|upernet)",
+    resources:
+        gpu=0,
+        slurm_partition=cluster_resource("partition"),
+        slurm_account=cluster_resource("account"),
+    log:
+        f"{LOGS}/evaluate/{{dense}}/{{model}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/eval/{{dense}}/{{model}}.tsv"
+    shell:
+        "editrepro evaluate --weights {input.weights} --split val --workers {params.workers} {params.tags} "
+        "--out {output} > {log} 2>&1"
