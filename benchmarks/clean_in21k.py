@@ -6,7 +6,7 @@ largest ~3k; file names ``n01440764_10026.JPEG``; a few non-images), in ``find``
 in directory-hash order, files unsorted inside) or fully shuffled. Then runs the real command,
 listing to manifests, in a child process, and reports its wall time and peak resident memory
 (``wait4``'s ``ru_maxrss`` of that child alone), next to the cost of merely starting the command
-(``import editrepro`` loads torch and timm). The manifests' counts are checked against the sizes
+(the command line alone: ``import editrepro`` leaves torch and timm out). The manifests' counts are checked against the sizes
 that were generated.
 
     python benchmarks/clean_in21k.py                       # find order, budget 60 s and 4 GiB

@@ -22,7 +22,7 @@ import torch
 from timm.loss import BinaryCrossEntropy
 from timm.optim import create_optimizer_v2
 
-import editrepro  # noqa: F401
+import editrepro.models  # noqa: F401  (registers the models with timm)
 from editrepro.models.complexity import count_complexity
 from timing import median_seconds
 

@@ -9,7 +9,7 @@ LA layers in stages 1-2 use keys-only transforms (a 3136 x 3136 query map would 
 """
 import math
 
-import editrepro  # noqa: F401
+import editrepro.models  # noqa: F401  (registers the models with timm)
 from editrepro.models.complexity import count_complexity
 
 PUBLISHED = {"tiny": (10.9, 1.6), "small": (22.4, 3.3), "base": (39.6, 6.1)}

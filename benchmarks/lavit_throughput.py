@@ -19,7 +19,7 @@ import timm
 import torch
 from timm.optim import create_optimizer_v2
 
-import editrepro  # noqa: F401
+import editrepro.models  # noqa: F401  (registers the models with timm)
 from editrepro.models.lavit import LABlock, VABlock
 from timing import add_run_arguments, median_seconds, run_of
 

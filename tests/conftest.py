@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import editrepro  # noqa: F401  (registers the models)
+import editrepro.models  # noqa: F401  (registers the models with timm)
 from editrepro.data import generate_demo_data
 
 

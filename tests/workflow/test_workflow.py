@@ -180,7 +180,7 @@ def test_the_workflow_knows_every_registered_lavit():
 
     import timm
 
-    import editrepro  # noqa: F401  (registers LaViT)
+    import editrepro.models  # noqa: F401  (registers LaViT)
     from conftest import REPO
 
     text = (REPO / "workflow/rules/common.smk").read_text()

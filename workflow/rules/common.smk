@@ -315,7 +315,7 @@ def training_plan():
         jobs[f"{run}/{model}"]["img_size"] = lavit_pixels()
     for run, model in dense_runs():
         add("lavit_224", "lavit_in1k", model, 224)
-        jobs["lavit_224/" + model]["img_size"] = lavit_pixels()
+        jobs[f"lavit_224/{model}"]["img_size"] = lavit_pixels()
         stage = f"detect_{run[5:]}" if run.startswith("coco_") else f"segment_{run[7:]}"
         add(run, stage, model, 512)
         jobs[f"{run}/{model}"]["img_size"] = dense_crop() if run.startswith("ade20k") else 800
