@@ -31,3 +31,13 @@ def test_models_still_register_with_timm():
             "import editrepro.models; assert timm.is_model('lavit_small_224')")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_the_imagenet21k_cleaning_runs_without_torch(demo, tmp_path):
+    argv = ["clean-in21k", "--root", str(demo["imagenet21k"]), "--out", str(tmp_path / "out"), "--min-images", "20",
+            "--val-per-class", "2", "--no-progress"]
+    probe = PROBE.replace("    main()\n", "    assert main() == 0\n")
+    r = subprocess.run([sys.executable, "-c", probe.format(argv=argv)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / "out" / "train.parquet").is_file()
+    assert r.stdout.strip().splitlines()[-1] == "HEAVY:", r.stdout[-500:]
