@@ -8,6 +8,8 @@ import yaml
 
 from snakemake.utils import validate
 
+from editrepro.training.config import ConfigError, load_recipe   # torch-free: planning stays fast
+
 
 validate(config, "../../config/schemas/workflow.schema.yaml")
 
@@ -81,10 +83,10 @@ def validate_recipes():
         except Exception as e:
             raise ValueError(f"recipes.{name} ({preset} with its set) does not fit "
                              f"config/schemas/{schema}.schema.yaml: {getattr(e, 'args', [e])[-1]}") from None
-        steps, epochs = recipe.get("lr_steps", []), recipe.get("epochs", 1)
-        if schema == "detection_recipe" and (steps != sorted(steps) or any(s >= epochs for s in steps)):
-            raise ValueError(f"recipes.{name}: lr_steps {steps} must be increasing epochs before the last "
-                             f"({epochs} epochs)")
+        try:   # the rules a schema cannot state (ordered lr_steps, bce without label smoothing): the library's own
+            load_recipe(preset, ref.get("set", {}))
+        except ConfigError as e:
+            raise ValueError(f"recipes.{name}: {e}") from None
 
 
 validate_recipes()

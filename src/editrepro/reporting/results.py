@@ -66,11 +66,13 @@ def _cell(table: str, row: str, column: str, metric: str, paper, reproduced: Opt
     )
 
 
+def _index(evals: Iterable[Dict[str, Any]], *keys: str) -> Dict[tuple, Dict[str, Any]]:
+    """Loaded evaluations by the values of their ``keys`` tags."""
+    return {tuple(str(e["tags"].get(k, "")) for k in keys): e for e in evals}
+
+
 def _found(evals: Iterable[Path], *keys: str) -> Dict[tuple, Dict[str, Any]]:
-    found = {}
-    for e in _load_evals(evals):
-        found[tuple(str(e["tags"].get(k, "")) for k in keys)] = e
-    return found
+    return _index(_load_evals(evals), *keys)
 
 
 def _rows(table: Dict[str, Any], key: str, run: Iterable[str]):
@@ -176,9 +178,9 @@ def collect_lavit(evals: Iterable[Path], paper_tables: Dict[str, Any], config_na
     """
     table = paper_tables["lavit"]
     tols = table.get("tolerance", {})
-    evals = list(evals)
-    dense = [p for p in evals if _half(p) in DENSE_RUNS]
-    found = _found([p for p in evals if p not in dense], "row")
+    loaded = _load_evals(evals)
+    dense = [e for e in loaded if str(e["tags"].get("half", "")) in DENSE_RUNS]
+    found = _index([e for e in loaded if e not in dense], "row")
     labels, by_label = _rows(table, "model", {row for (row,) in found})
     records = []
     for label in labels:
@@ -213,11 +215,6 @@ DENSE_RUNS = {
 }
 
 
-def _half(path) -> str:
-    with open(path, encoding="utf-8") as f:
-        return str((json.load(f).get("tags") or {}).get("half", ""))
-
-
 @lru_cache(maxsize=None)
 def _dense_counted(run: str, arch: str) -> Dict[str, float]:
     """Parameters (M) and GMACs of the whole dense model at the paper's size: RetinaNet at 1280 x 800 (80
@@ -232,11 +229,11 @@ def _dense_counted(run: str, arch: str) -> Dict[str, float]:
     return {"params_m": counts["params_m_inference"], "gmacs": counts["gmacs"]}
 
 
-def _dense_cells(evals: Iterable[Path], table: Dict[str, Any], config_name: str, comparable: bool) -> List[Dict]:
+def _dense_cells(evals: List[Dict[str, Any]], table: Dict[str, Any], config_name: str, comparable: bool) -> List[Dict]:
     """Cells of the dense runs (``half`` = the run): the reproduced metrics of each evaluation, and the
     whole model's parameters and GFLOPs counted at the paper's size for every row, trained or not."""
     tols = table.get("dense_tolerance", {})
-    found = _found(evals, "half", "row")
+    found = _index(evals, "half", "row")
     paper_rows = {(r["run"], r["model"]): r for r in table.get("dense_rows", [])}
     keys = list(paper_rows) + sorted(k for k in found if k not in paper_rows)
     records = []
