@@ -181,7 +181,7 @@ def main() -> int:
     }
     print(f"clean-in21k, listing -> manifests: {figures['seconds']:.1f} s wall ({figures['cpu_seconds']:.1f} s CPU), "
           f"peak {figures['peak_gib']:.2f} GiB, {figures['rows_per_second']:,} rows/s")
-    print(f"  of which starting the command (import torch/timm): {figures['startup_seconds']:.1f} s, "
+    print(f"  of which starting the command (no torch or timm): {figures['startup_seconds']:.1f} s, "
           f"{figures['startup_peak_gib']:.2f} GiB; {figures['rows_per_second_after_startup']:,} rows/s after it")
     for p in phases:
         print("  " + p)

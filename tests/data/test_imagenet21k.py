@@ -121,7 +121,7 @@ def test_random_validation_is_seeded_per_class_and_reproducible():
 
 # --- determinism ----------------------------------------------------------------------------
 
-def test_manifests_are_byte_identical_across_runs_and_listing_order(tmp_path, monkeypatch):
+def test_manifests_are_byte_identical_across_runs_and_listing_order(tmp_path):
     rng = random.Random(0)
     sizes = {f"n{rng.randrange(10 ** 8):08d}": rng.choice([3, 499, 500, 501, 650, 900]) for _ in range(30)}
     lines = listing_of(sizes) + ["./README.txt", "./n00000001/.DS_Store"]
@@ -131,7 +131,6 @@ def test_manifests_are_byte_identical_across_runs_and_listing_order(tmp_path, mo
     shuffled.write_bytes("\r\n".join(p[2:] if i % 3 else p for i, p in enumerate(lines)).encode())  # mixed "./"
     in21k.prepare(in21k.read_listing(ordered), CleanRules(), tmp_path / "a", progress=False)
     in21k.prepare(in21k.read_listing(ordered), CleanRules(), tmp_path / "b", progress=False)
-    monkeypatch.setattr(in21k.cleaning, "_CHUNK", 1000)  # many classification chunks: the same result
     in21k.prepare(in21k.read_listing(shuffled), CleanRules(), tmp_path / "c", progress=False)
     for name in OUTPUTS:
         assert sha(tmp_path / "a" / name) == sha(tmp_path / "b" / name) == sha(tmp_path / "c" / name), name
@@ -422,3 +421,75 @@ def test_demo_tree_cleaned_and_read_back_by_the_reader(demo, tmp_path):
     assert train.classes == val.classes
     image, label = val[len(val) - 1]
     assert label == expected["classes"] - 1 and image.mode == "RGB"
+
+
+# --- the listing's bytes, and the previous implementation's manifests --------------------------
+
+def test_names_with_any_byte_but_a_newline_are_read_as_they_are(tmp_path):
+    """No CSV parsing: quotes, tabs, commas, '#' and a lone carriage return are parts of names;
+    names that are not UTF-8 are rejected and named with \\x escapes; CRLF endings are fine."""
+    names = [f"{S1}/{S1}_{i}.JPEG" for i in range(3)] + [
+        f'{S1}/q"uote.jpg', f"{S1}/tab\tand,comma.jpg", f"{S1}/#hash.png", f"{S1}/cr\rinside.jpg", f"{S1}/ lead.jpg"]
+    raw = b"\r\n".join([b"./" + n.encode() for n in names] + [
+        b"./" + S1.encode() + b"/bad\xff\xfe.JPEG", b".", b"./" + S2.encode(), b"", b"./top.jpg"]) + b"\r\n"
+    listing = tmp_path / "files.txt"
+    listing.write_bytes(raw)
+    r = clean(in21k.read_listing(listing), CleanRules(min_images=3, val_per_class=1))
+    kept = r.train.column("path").to_pylist() + r.val.column("path").to_pylist()
+    assert sorted(kept) == sorted(names)
+    assert r.rejected.to_pylist() == [
+        {"path": f"{S1}/bad\\xff\\xfe.JPEG", "reason": "not_utf8", "detail": ""},
+        {"path": "top.jpg", "reason": "outside_class_folder", "detail": ""}]
+    assert r.stats["entries"]["folder_lines"] == 2 and r.stats["entries"]["listed"] == len(names) + 4
+    assert r.stats["classes"]["empty"] == 0  # the folder line of S2 is not a class
+
+
+def _benchmark_listing_generator():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "clean_in21k_bench", Path(__file__).resolve().parents[2] / "benchmarks" / "clean_in21k.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# sha256 of the manifests' rows ("path\tlabel\tsynset\n" each) and of the TSVs, as the previous
+# implementation (numpy radix sort over one byte buffer, commit c74ae4e) wrote them for this listing;
+# the Polars rebuild must give the same, byte for byte. (Computed from the rows, not the Parquet
+# files, whose bytes also name the pyarrow version that wrote them.)
+PREVIOUS_1M = {
+    "first": {"train": "a97b8584323459a38c70f3b4bf131b050e0bdb803db41ae035bf096c4a9effdc",
+              "val": "f3c0b02682a521261087342e0d51089081f776c3a4ffbdeab6dbb80d09fdfafc"},
+    "random": {"train": "62c1805f5c12e6527cc806546f0def38e26da25d783b36362c3611faec0179cd",
+               "val": "449f7f8663413b392fc7ababac361d3715a49ce4bad2df3d9a7504e4a66a8855"},
+    "classes.tsv": "c91aec7e52acd16cdb3b6e02ccf2e0b2b7801bfbcd399467d3b54a92c33f0034",
+    "dropped_classes.tsv": "c75e3a2343d218846db0c052d79e6c31ec01d60ebc90ae81227d8afcc14f5a60",
+    "rejected.tsv": "2c20d3d79992e2b79bd5d27b4227dd8d60541d9f05ecb440de75479739c60942",
+}
+
+
+def _rows_sha(table) -> str:
+    h = hashlib.sha256()
+    for p, label, s in zip(*(table.column(c).to_pylist() for c in ["path", "label", "synset"])):
+        h.update(f"{p}\t{label}\t{s}\n".encode())
+    return h.hexdigest()
+
+
+def test_a_generated_million_line_listing_gives_the_previous_implementations_manifests(tmp_path):
+    bench = _benchmark_listing_generator()
+    rng = np.random.default_rng(1)
+    sizes = bench.class_sizes(rng, 1_000_000, 2000)
+    listing = tmp_path / "files.txt"
+    bench.write_listing(listing, sizes, rng, "shuffled")
+    for selection in ("first", "random"):
+        out = tmp_path / selection
+        r = in21k.prepare(in21k.read_listing(listing), CleanRules(val_selection=selection), out, progress=False)
+        kept = sizes > 500
+        assert (len(r.classes), len(r.val), len(r.train)) == (
+            kept.sum(), 50 * kept.sum(), sizes[kept].sum() - 50 * kept.sum())  # the generator's own sizes
+        for split in ("train", "val"):
+            assert _rows_sha(in21k.read_manifest(out, split)) == PREVIOUS_1M[selection][split], (selection, split)
+        for name in ("classes.tsv", "dropped_classes.tsv", "rejected.tsv"):
+            assert sha(out / name) == PREVIOUS_1M[name], (selection, name)

@@ -16,7 +16,7 @@ manifests), ``materialise`` (verify, symlink tree, resize).
 Pipeline (each step a function; ``editrepro clean-in21k`` runs them in order)::
 
     listing = list_tree(root)            # or read_listing("files.txt", root=root)
-    result = clean(listing, CleanRules())  # vectorised: 14.2M entries in seconds
+    result = clean(listing, CleanRules())  # one Polars pass: 14.2M entries in seconds
     write_outputs(result, "data/in21k")  # or prepare(listing, rules, out, verify=True)
     materialise_symlinks(result.splits, root, "data/in21k/tree")   # optional
     resize_tree(result.splits, root, "data/in21k/224", mode="squish", size=224)  # optional

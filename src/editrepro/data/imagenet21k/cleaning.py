@@ -1,19 +1,18 @@
-"""The cleaning itself: classify every entry, sort, apply the threshold, split; vectorised over all entries."""
+"""The cleaning itself: classify every entry, sort, apply the threshold, split; one Polars query over all entries."""
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ...provenance import git_commit
-from ..pathbytes import Paths, Words, all_digits, contains_byte, sort_rows, suffix_is
 from .listing import Listing
-from .rules import (_CODE, _REASON_OF, _SYNSET_LEN, KNOWN_RELEASES, REASONS, SYNSET, CleanRules, DataError, _examples,
-                    _Phases, _to_np, log)
+from .rules import (_CODE, _REASON_OF, KNOWN_RELEASES, REASONS, SYNSET, CleanRules, DataError, _examples, _Phases,
+                    _to_np, log)
 
 
 @dataclass(frozen=True)
@@ -34,119 +33,89 @@ class CleanResult:
         return {"train": self.train, "val": self.val}
 
 
-_CHUNK = 1 << 20  # rows classified at a time: bounds the temporaries to ~100 MB per thread
-_THREADS = min(4, os.cpu_count() or 1)
+_MANIFEST = pa.schema([("path", pa.string()), ("label", pa.int32()), ("synset", pa.string())])
+_IN_SYNSET = r"^n[0-9]{8}/"  # a synset folder's name is 9 ASCII bytes: the file name starts at byte 10
+_REASON_NAME = {code: reason for reason, code in _CODE.items()}
 
 
-def _u(x: int) -> np.uint64:
-    return np.uint64(x)
+def _image_pattern(extensions: Sequence[str]) -> str:
+    """An image of a synset folder: ``n`` + 8 digits, ``/``, a file name that does not start with ``.`` or
+    hold a ``/`` and ends with one of the extensions in any case (ASCII letters folded only)."""
+    alternatives = "|".join("".join(c if c.isalnum() else f"\\x{ord(c):02X}" for c in e) for e in extensions)
+    return f"{_IN_SYNSET}[^./][^/]*(?i-u:{alternatives})$"
 
 
-@dataclass(eq=False)
-class _Classified:
-    start: np.ndarray      # int64: the entry's bytes after "./" (and root/) are stripped
-    end: np.ndarray
-    code: np.ndarray       # int8: 0 an image of a synset folder, else _CODE[reason]
-    in_synset: np.ndarray  # bool: directly inside a synset-named folder
-    synset: np.ndarray     # uint64: the synset's 8 digits as big-endian ASCII (where in_synset)
-    prefixed: np.ndarray   # bool: the file name starts with "<synset>_"
-    not_synset: List[str]  # folders that are not synsets, found among the entries
-    folder_lines: int      # lines naming a folder ("." or a synset) instead of a file: ignored
+def _stripped(listing: Listing) -> pl.Expr:
+    """The entry without its ``./`` and, for absolute paths under the root, without ``root/``."""
+    path = pl.col("path").str.strip_prefix("./")
+    if listing.root is None:
+        return path
+    stripped = pl.when(False).then(path)
+    for prefix in dict.fromkeys([str(listing.root).rstrip("/") + "/", os.path.abspath(listing.root).rstrip("/") + "/"]):
+        if prefix.startswith("/") and prefix != "/":  # only absolute entries are looked at
+            stripped = stripped.when(path.str.starts_with(prefix)).then(path.str.strip_prefix(prefix))
+    return stripped.otherwise(path)
 
 
-def _strip_root(words: Words, start: np.ndarray, end: np.ndarray, rows: np.ndarray, root: Path) -> None:
-    """Move ``start`` past ``root/`` for those of ``rows`` (absolute paths) that begin with it."""
-    for prefix in dict.fromkeys([str(root).rstrip("/") + "/", os.path.abspath(root).rstrip("/") + "/"]):
-        if not len(rows) or prefix == "/":
-            continue
-        pb = os.fsencode(prefix)
-        match = (end[rows] - start[rows]) >= len(pb)
-        for k in range(0, len(pb), 8):
-            piece = pb[k:k + 8]
-            want = _u(int.from_bytes(piece.ljust(8, b"\0"), "big"))
-            got = words.word(start[rows] + k, start[rows] + k + len(piece))
-            match &= got == want
-        start[rows[match]] += len(pb)
-        rows = rows[~match]
+def _reason_of_others(from_listing: bool) -> pl.Expr:
+    """The code of an entry that is not an image of a synset folder (the first reason that applies)."""
+    code = {k: pl.lit(v, pl.Int8) for k, v in _CODE.items()}
+    path = pl.col("path")
+    in_synset = path.str.contains(_IN_SYNSET)
+    folder_line = path.is_in(["", "."])
+    if from_listing:  # `find .` without -type f also lists the folders
+        folder_line |= path.str.contains(r"^n[0-9]{8}$")
+    return (pl.when(pl.col("bad")).then(code["not_utf8"])
+            .when(in_synset & (path.str.count_matches("/", literal=True) > 1)).then(code["nested"])
+            .when(in_synset).then(code["not_image"])
+            .when(~path.str.contains("/", literal=True))
+            .then(pl.when(folder_line).then(code["folder_line"]).otherwise(code["outside_class_folder"]))
+            .when(path.str.starts_with("/")).then(code["absolute_path"])
+            .otherwise(code["not_synset"]))
 
 
-def _classify(paths: Paths, rules: CleanRules, root: Optional[Path], from_listing: bool) -> _Classified:
-    """Every entry's reason code, in chunks of rows; only entries outside synset folders (usually
-    none) are looked at one by one."""
-    n = len(paths)
-    words = Words(paths.data)
-    start = paths.offsets[:-1].copy()
-    end = paths.end
-    code = np.zeros(n, np.int8)
-    in_synset = np.zeros(n, bool)
-    prefixed = np.zeros(n, bool)
-    synset = np.zeros(n, np.uint64)
-    low6 = _u((1 << 48) - 1)
-
-    def chunk(a: int) -> None:
-        b = min(n, a + _CHUNK)
-        s, e = start[a:b], end[a:b]  # views: stripping moves start
-        s += 2 * ((paths.data[s] == ord(".")) & (paths.data[s + 1] == ord("/")) & (e - s >= 2))  # "./"
-        if root is not None:
-            absolute = np.flatnonzero(paths.data[s] == ord("/"))
-            if len(absolute):
-                _strip_root(words, s, e, absolute, root)
-        length = e - s
-        h = words.head(s, e)  # bytes 0..31 of every row
-        A, B, C = h[:, 0], h[:, 1], h[:, 2]
-        digits = (A << _u(8)) | (B >> _u(56))  # bytes 1..8
-        cand = ((A >> _u(56)) == ord("n")) & (((B >> _u(48)) & _u(0xFF)) == ord("/")) & all_digits(digits)
-        in_synset[a:b] = cand
-        synset[a:b] = digits
-        # "<synset>_": bytes 10..15 equal bytes 0..5, and bytes 16..19 equal bytes 6..8 then "_"
-        prefixed[a:b] = (length >= 20) & ((B & low6) == (A >> _u(16))) & (
-            (C >> _u(32)) == (((A & _u(0xFFFF)) << _u(16)) | (((B >> _u(56)) & _u(0xFF)) << _u(8)) | _u(ord("_"))))
-        hidden = ((B >> _u(40)) & _u(0xFF)) == ord(".")
-        h[:, 0] = 0
-        h[:, 1] &= low6  # from byte 10 on: the file name
-        nested = contains_byte(words, s, e, ord("/"), head=h)
-        last8 = np.where(length >= 8, words.word(np.maximum(e - 8, s), e),
-                         A >> (_u(8) * (_u(8) - np.clip(length, 1, 8).astype(np.uint64))))
-        image = np.zeros(b - a, bool)
-        for ext in rules.extensions:
-            image |= suffix_is(last8, length, ext)
-        c = code[a:b]
-        c[~cand] = -1  # looked at below
-        c[cand & nested] = _CODE["nested"]
-        c[cand & ~nested & (~image | hidden)] = _CODE["not_image"]
-
-    with ThreadPoolExecutor(_THREADS) as pool:  # numpy releases the GIL in the gathers and ufuncs
-        list(pool.map(chunk, range(0, n, _CHUNK)))
-
-    bad = paths.not_utf8()
-    if bad is not None:
-        code[bad] = _CODE["not_utf8"]
-        in_synset &= ~bad
-
-    not_synset, folder_lines = set(), 0
-    for i in np.flatnonzero(code == -1):
-        b = bytes(paths.data[start[i]:end[i]])
-        if b"/" not in b:
-            if b in (b"", b".") or (from_listing and SYNSET.fullmatch(b)):
-                code[i] = _CODE["folder_line"]  # a folder's own line, as `find .` without -type f writes them
-                folder_lines += 1
-            else:
-                code[i] = _CODE["outside_class_folder"]
-        elif b.startswith(b"/"):
-            code[i] = _CODE["absolute_path"]
-        else:
-            code[i] = _CODE["not_synset"]
-            not_synset.add(_decode(b.split(b"/", 1)[0]))
-    return _Classified(start=start, end=end, code=code, in_synset=in_synset, synset=synset, prefixed=prefixed,
-                       not_synset=sorted(not_synset), folder_lines=folder_lines)
+@dataclass(frozen=True, eq=False)
+class _Entries:
+    images: pl.DataFrame    # path, synset: the images, sorted by path (so by synset, then file name), unique
+    rejected: pl.DataFrame  # path, code, detail: every other entry (folder lines included)
+    synsets: List[str]      # every synset folder among the entries, sorted
+    counts: np.ndarray      # images per synset (0 where all its entries are rejected)
 
 
-def _decode(b: bytes) -> str:
-    return b.decode("utf-8", "backslashreplace")
-
-
-def _synset_name(digits: int) -> str:
-    return "n" + int(digits).to_bytes(8, "big").decode("ascii")
+def _entries(listing: Listing, rules: CleanRules, exclude: Optional[pa.Table]) -> _Entries:
+    """Split the listing into the images of synset folders (sorted, without duplicates) and the rest,
+    each with its reason; only the rest, usually a handful, is looked at closely."""
+    frame = pl.DataFrame({"path": listing.paths}).select(_stripped(listing).alias("path"))
+    is_image = frame["path"].str.contains(_image_pattern(rules.extensions))
+    bad = np.zeros(len(frame), bool)
+    if listing.not_utf8:
+        bad[list(listing.not_utf8)] = True
+        is_image &= ~pl.Series(bad)
+    others = (frame.filter(~is_image).with_columns(bad=pl.Series(bad).filter(~is_image))
+              .select("path", code=_reason_of_others(from_listing=listing.folders is None), detail=pl.lit("")))
+    images = frame.filter(is_image)
+    del frame, is_image
+    parts = [others]
+    if exclude is not None and len(exclude):
+        # images to leave out (verify_images's output): rejected with their reason, not counted
+        why = pl.from_arrow(exclude.select(["path", "reason", "detail"])).unique("path", keep="last")
+        hit = images["path"].is_in(why["path"].implode())
+        parts.append(images.filter(hit).join(why, on="path", how="left", maintain_order="left").select(
+            "path", code=pl.col("reason").replace_strict(_CODE, return_dtype=pl.Int8), detail="detail"))
+        images = images.filter(~hit)
+    images = images.sort("path")
+    dup = images["path"] == images["path"].shift(1)  # a path listed again: its later copies
+    parts.append(images.filter(dup).select("path", code=pl.lit(_CODE["duplicate"], pl.Int8), detail=pl.lit("")))
+    images = images.filter(~dup.fill_null(False)).with_columns(synset=pl.col("path").str.slice(0, 9))
+    runs = images["synset"].rle()  # sorted: one run per synset
+    rejected = pl.concat(parts)
+    found = dict(zip(runs.struct.field("value").to_list(), runs.struct.field("len").to_list()))
+    rejected_in = rejected.filter(pl.col("code") != _CODE["not_utf8"])["path"]
+    for synset in rejected_in.filter(rejected_in.str.contains(_IN_SYNSET)).str.slice(0, 9).unique().to_list():
+        found.setdefault(synset, 0)  # a synset folder whose entries are all rejected
+    synsets = sorted(found)
+    return _Entries(images=images, rejected=rejected, synsets=synsets,
+                    counts=np.array([found[s] for s in synsets], np.int64))
 
 
 def clean(listing: Union[Listing, pa.Array, pa.ChunkedArray, Sequence[str]], rules: CleanRules = CleanRules(), *,
@@ -166,82 +135,40 @@ def clean(listing: Union[Listing, pa.Array, pa.ChunkedArray, Sequence[str]], rul
     if not isinstance(listing, Listing):
         listing = Listing.from_paths(listing)
     phase = _Phases(listing.source)
-    paths = listing.paths
-    n = len(paths)
-    cl = _classify(paths, rules, listing.root, from_listing=listing.folders is None)
-    code, start, end = cl.code, cl.start, cl.end
-    words = Words(paths.data)
-    phase("classified")
+    n = len(listing)
+    found = _entries(listing, rules, exclude)
+    synsets, counts = found.synsets, found.counts
+    phase("classified and sorted")
 
-    detail: Dict[int, str] = {}
-    if exclude is not None and len(exclude):
-        candidates = np.flatnonzero(code == 0)
-        stripped = paths.take(candidates, start)
-        hit = candidates[_to_np(pc.is_in(stripped, value_set=exclude.column("path").cast(pa.large_binary())))]
-        why = {row["path"]: (row["reason"], row["detail"]) for row in exclude.to_pylist()}
-        for i in hit:
-            reason, text = why[_decode(bytes(paths.data[start[i]:end[i]]))]
-            code[i] = _CODE[reason]
-            detail[int(i)] = text
-
-    # synsets in sorted order (big-endian ASCII digits sort as the names do): every entry's group
-    found = pc.dictionary_encode(pa.array(cl.synset[cl.in_synset]))
-    cl.synset = None
-    digits = _to_np(found.dictionary)
-    by_name = np.argsort(digits)
-    rank = np.empty(len(digits), np.int32)
-    rank[by_name] = np.arange(len(digits))
-    synsets = [_synset_name(d) for d in digits[by_name]]
-    group = np.full(n, -1, np.int32)
-    group[cl.in_synset] = rank[_to_np(found.indices)]
-    del found
-
-    # sort the images by (synset, file name); skip the "<synset>_" that starts every name of most classes
-    rows = np.flatnonzero(code == 0)
-    g = group[rows]
-    skip = np.where(np.bincount(g[~cl.prefixed[rows]], minlength=len(synsets)) == 0, _SYNSET_LEN + 1, 0)
-    pos = start[rows] + _SYNSET_LEN + 1 + skip[g]
-    cl.prefixed = None
-    order, dup = sort_rows(g, pos, end[rows], words, threads=_THREADS)
-    del g, pos
-    sorted_rows = rows[order]
-    del rows, order
-    code[sorted_rows[dup]] = _CODE["duplicate"]
-    sorted_rows = sorted_rows[~dup]
-    sg = group[sorted_rows]
-    del dup
-    phase("sorted")
-
-    counts = np.bincount(sg, minlength=len(synsets))
     seen = counts > 0
     keep = rules.keeps(counts)
-    not_synset = sorted(set(cl.not_synset) | ({f for f in listing.folders if not SYNSET.fullmatch(os.fsencode(f))}
-                                             if listing.folders is not None else set()))
+    not_synset = found.rejected.filter(pl.col("code") == _CODE["not_synset"])["path"].str.split("/").list.first()
+    not_synset = sorted(set(not_synset.to_list()) | ({f for f in listing.folders if not SYNSET.fullmatch(os.fsencode(f))}
+                                                     if listing.folders is not None else set()))
     if not seen.any():
-        raise DataError(_nothing_found_message(listing, cl, not_synset))
+        raise DataError(_nothing_found_message(listing, found.rejected, not_synset))
     if not keep.any():
         raise DataError(f"{listing.source}: no class is kept by the rule '{rules.describe()}' "
                         f"({int(seen.sum()):,} classes, the largest with {int(counts.max()):,} images)")
 
-    label_of = np.cumsum(keep) - 1
-    kept_mask = keep[sg]
-    krows, klabel = sorted_rows[kept_mask], label_of[sg[kept_mask]].astype(np.int32)
-    del sorted_rows, sg, kept_mask
+    # the images are sorted by synset: each class is one run of rows
+    kept_synsets = [s for s, k in zip(synsets, keep) if k]
     kcounts = counts[keep]
     kstart = np.concatenate([[0], np.cumsum(kcounts)[:-1]])
-    kept_synsets = [s for s, k in zip(synsets, keep) if k]
-    is_val = _select_val(klabel, kcounts, kstart, kept_synsets, rules)
-
+    in_kept = np.repeat(keep[seen], counts[seen])
+    paths = found.images["path"].filter(pl.Series(in_kept))
+    label = np.repeat(np.arange(len(kept_synsets), dtype=np.int32), kcounts)
+    is_val = _select_val(label, kcounts, kstart, kept_synsets, rules)
     synset_strings = pa.array(kept_synsets, pa.string())
 
     def manifest(sel: np.ndarray) -> pa.Table:
-        labels = pa.array(klabel[sel])
-        return pa.table({"path": _as_string(paths.take(krows[sel], start)), "label": labels,
-                         "synset": synset_strings.take(labels)})
+        labels = pa.array(label[sel])
+        return pa.table([paths.filter(pl.Series(sel)).to_arrow().cast(pa.string()), labels,
+                         synset_strings.take(labels)], schema=_MANIFEST)
 
     train, val = manifest(~is_val), manifest(is_val)
     phase("manifests built")
-    n_val = np.bincount(klabel[is_val], minlength=len(kept_synsets))
+    n_val = np.bincount(label[is_val], minlength=len(kept_synsets))
     classes = pa.table({"label": pa.array(np.arange(len(kept_synsets), dtype=np.int32)), "synset": synset_strings,
                         "images": pa.array(kcounts), "train": pa.array(kcounts - n_val), "val": pa.array(n_val)})
     dropped_sel = seen & ~keep
@@ -255,8 +182,9 @@ def clean(listing: Union[Listing, pa.Array, pa.ChunkedArray, Sequence[str]], rul
         empty |= {f for f in listing.folders if SYNSET.fullmatch(os.fsencode(f)) and f not in known}
     empty = sorted(empty)
 
-    rejected = _rejected_table(paths, cl, detail, listing.problems)
-    stats = _stats(listing, rules, n, counts, seen, keep, train, val, rejected, empty, not_synset, cl.folder_lines)
+    rejected = _rejected_table(found.rejected, listing.problems)
+    folder_lines = int((found.rejected["code"] == _CODE["folder_line"]).sum())
+    stats = _stats(listing, rules, n, counts, seen, keep, train, val, rejected, empty, not_synset, folder_lines)
     if report:
         _log_findings(listing, rules, stats, rejected, empty, not_synset, phase.elapsed)
     return CleanResult(train=train, val=val, classes=classes, dropped=dropped, rejected=rejected, stats=stats,
@@ -277,30 +205,23 @@ def _select_val(label: np.ndarray, counts: np.ndarray, starts: np.ndarray, synse
     return is_val
 
 
-def _as_string(b: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Large binary as ``string`` (int32 offsets: what readers expect), chunk by chunk; the chunks are < 2 GiB."""
-    return pa.chunked_array([c.cast(pa.large_string()).cast(pa.string()) for c in b.chunks], pa.string())
+def _rejected_table(rejected: pl.DataFrame, problems) -> pa.Table:
+    found = (rejected.filter(pl.col("code") != _CODE["folder_line"])
+             .select("path", pl.col("code").replace_strict(_REASON_NAME, return_dtype=pl.String).alias("reason"),
+                     "detail"))
+    listed = pl.DataFrame([list(x) for x in problems], schema=["path", "reason", "detail"], orient="row")
+    table = pl.concat([found, listed.cast(pl.String)]).sort(["path", "reason"], maintain_order=True)
+    return table.to_arrow().cast(pa.schema([(c, pa.string()) for c in ("path", "reason", "detail")]))
 
 
-def _rejected_table(paths: Paths, cl: _Classified, detail: Dict[int, str],
-                    problems: Tuple[Tuple[str, str, str], ...]) -> pa.Table:
-    idx = np.flatnonzero((cl.code != 0) & (cl.code != _CODE["folder_line"]))
-    texts = [_decode(bytes(paths.data[cl.start[i]:cl.end[i]])) for i in idx]
-    table = pa.table({"path": pa.array(texts + [x[0] for x in problems], pa.string()),
-                      "reason": pa.array(list(_REASON_OF[cl.code[idx]]) + [x[1] for x in problems], pa.string()),
-                      "detail": pa.array([detail.get(int(i), "") for i in idx] + [x[2] for x in problems],
-                                         pa.string())})
-    return table.take(pc.sort_indices(table, sort_keys=[("path", "ascending"), ("reason", "ascending")]))
-
-
-def _nothing_found_message(listing: Listing, cl: _Classified, not_synset: List[str]) -> str:
-    found = np.bincount(cl.code, minlength=len(_REASON_OF))
+def _nothing_found_message(listing: Listing, rejected: pl.DataFrame, not_synset: List[str]) -> str:
+    found = np.bincount(rejected["code"].to_numpy(), minlength=len(_REASON_OF))
     why = [f"{int(found[c]):,} {_REASON_OF[c]}" for c in np.flatnonzero(found)]
     if not_synset:
         why.append(f"folders not named by a synset: {_examples(not_synset, 3)}")
     if listing.problems:
         why.append(f"not listed: {_examples([p for p, _, _ in listing.problems], 3)}")
-    first = [_decode(bytes(listing.paths.data[cl.start[i]:cl.end[i]])) for i in range(min(3, len(listing)))]
+    first = listing.paths.head(3).to_frame().select(_stripped(listing))["path"].to_list()
     return (f"{listing.source}: no image of a synset class folder among {len(listing):,} entries "
             f"({'; '.join(why) or 'none'}; first entries: {', '.join(first) or 'none'}); expected paths like "
             "n01440764/n01440764_10026.JPEG relative to the ImageNet-21k root (is the root one level too high or "

@@ -21,7 +21,6 @@ TRAIN, VAL, CLASSES, DROPPED, REJECTED, CORRUPT, STATS = (
     "stats.json")
 
 SYNSET = re.compile(rb"n[0-9]{8}")
-_SYNSET_LEN = 9  # every synset folder name is 9 bytes, so "synset/" is the first 10 bytes of a path
 
 # Why an entry is not in the manifests (one reason per entry: the first of these that applies).
 REASONS = {
