@@ -23,16 +23,16 @@ def test_each_table_pulls_only_the_jobs_it_needs(workflow):
         return job_stats(r.stdout + r.stderr)
 
     t4 = planned("reproduce_table4")
-    assert t4 == {"demo_data": 1, "pretrain_in1k": 2, "transfer": 10, "evaluate_transfer": 10, "aggregate_table": 1,
+    assert t4 == {"demo_data": 1, "pretrain_in1k": 2, "transfer": 10, "evaluate": 10, "aggregate_table": 1,
                   "report_table": 1, "reproduce_table4": 1, "total": 26}
     t5 = planned("reproduce_table5")
-    assert t5 == {"demo_data": 1, "pretrain_in1k": 2, "segment": 2, "evaluate_segment": 2, "aggregate_table": 1,
+    assert t5 == {"demo_data": 1, "pretrain_in1k": 2, "segment": 2, "evaluate": 2, "aggregate_table": 1,
                   "report_table": 1, "reproduce_table5": 1, "total": 10}
     # LaViT and PVTv2 from scratch; the saturation figure also reads Table 3's EDIT and DeiT III; both backbones as
     # RetinaNet (1x) and as Semantic FPN and UperNet, each evaluated
     lavit = planned("reproduce_lavit")
-    assert lavit == {"demo_data": 1, "train_lavit": 2, "evaluate": 2, "pretrain_in1k": 2, "figures_lavit": 1,
-                     "detect": 2, "segment_dense": 4, "evaluate_dense": 6,
+    assert lavit == {"demo_data": 1, "train_lavit": 2, "evaluate": 2 + 6, "pretrain_in1k": 2, "figures_lavit": 1,
+                     "detect": 2, "segment_dense": 4,
                      "aggregate_table": 1, "report_table": 1, "reproduce_lavit": 1, "total": 23}
     t1 = planned("reproduce_table1")
     assert t1 == {"table1": 1, "reproduce_table1": 1, "total": 2}
@@ -46,11 +46,12 @@ def test_dry_run_of_the_paper_matrix_without_its_data(workflow):
     stats = job_stats(r.stdout + r.stderr)
     # Table 3: six IN-1k models at 224, four IN-21k models pretrained then fine-tuned at 224 and 384
     assert stats["pretrain_in1k"] == 6 and stats["pretrain_in21k"] == 4 and stats["finetune_in21k"] == 8
-    assert stats["evaluate"] == 6 + 8 + 6 and stats["clean_in21k"] == 1
+    # one evaluate rule: Table 3's 6 + 8 and LaViT's 6 on ImageNet-1k, Table 4's 10, Table 5's 4, the dense 8 + 4
+    assert stats["evaluate"] == 6 + 8 + 6 + 10 + 4 + 8 + 4 and stats["clean_in21k"] == 1
     assert stats["train_lavit"] == 6 and stats["figures_lavit"] == 1 and stats["aggregate_table"] == 4
     assert stats["transfer"] == 2 * 5 and stats["segment"] == 4 and stats["report"] == 1
     # LaViT's dense tables: T and S with their PVTv2s on COCO (1x, 3x), S and PVTv2-b2 with both ADE20K heads
-    assert stats["detect"] == 4 * 2 and stats["segment_dense"] == 2 * 2 and stats["evaluate_dense"] == 8 + 4
+    assert stats["detect"] == 4 * 2 and stats["segment_dense"] == 2 * 2
     assert "demo_data" not in stats                       # --configfile replaces the demo, it is not merged in
     out = r.stdout + r.stderr
     assert "--model-arg depth" not in out and "/datasets/imagenet" in out
@@ -131,7 +132,7 @@ def test_changing_a_recipe_value_reruns_only_its_dependants(workflow):
 
 TRAINING = {"pretrain_in1k", "pretrain_in21k", "finetune_384", "finetune_in21k", "transfer", "segment", "train_lavit",
             "detect", "segment_dense"}
-EVALUATION = {"evaluate", "evaluate_transfer", "evaluate_segment", "evaluate_dense"}
+EVALUATION = {"evaluate"}   # one rule for every table's evaluations
 
 
 def test_the_profiles_give_every_job_its_gpus(workflow):
@@ -154,6 +155,22 @@ def test_the_profiles_give_every_job_its_gpus(workflow):
     for rule in TRAINING | EVALUATION:
         assert 1 <= local_profile["set-resources"][rule]["gpu"] <= local_profile["resources"]["gpu"], rule
 
+
+
+def test_the_slurm_profile_times_each_evaluation_by_its_run(workflow):
+    """One evaluate rule, a time per kind of run: the profile's runtime is an expression of the run wildcard."""
+    import re
+
+    r = snakemake(workflow, "-n", "all", "--profile", "workflow/profiles/slurm", "--configfile", "config/paper.yaml")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-3000:]
+    given = {}
+    for block in out.split("\nrule evaluate:")[1:]:
+        run = re.search(r"output: results/paper/eval/([^/]+)/", block).group(1)
+        resources = dict(kv.split("=", 1) for kv in re.search(r"resources: (.*)", block).group(1).split(", "))
+        given.setdefault(run.split("_")[0], set()).add((resources["gpu"], resources["runtime"]))
+    assert given == {"in1k": {("1", "60")}, "in21k": {("1", "60")}, "lavit": {("1", "60")},
+                     "transfer": {("1", "30")}, "ade20k": {("1", "180")}, "coco": {("1", "180")}}
 
 def test_bad_lavit_configs_fail_before_any_job_naming_the_value(workflow):
     r = _with(workflow, **{"recipes.lavit_in1k.set.dp_loss_weight": -0.1})
@@ -207,8 +224,8 @@ def test_demo_reproduce_lavit_end_to_end(workflow):
     r = snakemake(workflow, "reproduce_lavit", "--cores", "2", "--configfile", "lavit.yaml", timeout=900)
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-3000:]
-    assert job_stats(out) == {"demo_data": 1, "train_lavit": 2, "evaluate": 2, "figures_lavit": 1, "detect": 1,
-                              "segment_dense": 1, "evaluate_dense": 2, "aggregate_table": 1, "report_table": 1,
+    assert job_stats(out) == {"demo_data": 1, "train_lavit": 2, "evaluate": 2 + 2, "figures_lavit": 1, "detect": 1,
+                              "segment_dense": 1, "aggregate_table": 1, "report_table": 1,
                               "reproduce_lavit": 1, "total": 13}
     page = (workflow / "reports" / "lavit.md").read_text()
     assert page.startswith("# LaViT against the PVTv2 it modifies: ImageNet-1k, COCO and ADE20K")

@@ -15,6 +15,8 @@ rule aggregate_table:
         runs=RUNS,
     log:
         f"{LOGS}/aggregate/{{table}}.log",
+    conda:
+        ENV
     shell:
         "editrepro aggregate --table {wildcards.table} --config {params.config} --evals {input.evals} "
         "--benchmarks {params.benchmarks} --runs-root {params.runs} --paper-tables {input.paper} "
@@ -31,6 +33,8 @@ rule results:
         config=config_json(),
     log:
         f"{LOGS}/results.log",
+    conda:
+        ENV
     shell:
         "editrepro aggregate --table all --config {params.config} --table1 {input.table1} "
         "--parts {input.parts} --out {output} > {log} 2>&1"

@@ -1,6 +1,7 @@
 # Validation of the config and the helpers that turn it into job arguments.
 # Pure Python and YAML: nothing here imports torch, so planning the DAG stays fast.
 import json
+import re
 import shlex
 from pathlib import Path
 
@@ -22,14 +23,21 @@ DATA_ROOT = Path(config["data"]["root"])
 DEMO_MARKER = DATA_ROOT / "DONE"
 IN21K = f"{RESULTS}/data/imagenet21k"
 MODEL_LABEL = r"[A-Za-z0-9][A-Za-z0-9_.+-]*"
+TRANSFER_DATASETS = r"cifar10|cifar100|flowers102|dtd|caltech256"
+SCHEDULES = r"1x|3x"
+DENSE_HEADS = r"semantic_fpn|upernet"
+
+# The software every rule runs with (--software-deployment-method conda builds it from requirements.lock);
+# relative to the rule files in workflow/rules/.
+ENV = "../envs/editrepro.yaml"
 
 wildcard_constraints:
     model=MODEL_LABEL,
     res=r"224|384|512",
-    dataset=r"cifar10|cifar100|flowers102|dtd|caltech256",
+    dataset=TRANSFER_DATASETS,
     table=r"table3|table4|table5|lavit",
-    schedule=r"1x|3x",
-    head=r"semantic_fpn|upernet",
+    schedule=SCHEDULES,
+    head=DENSE_HEADS,
 
 
 # Each training stage: the recipe it uses and the dataset it reads.
@@ -67,6 +75,20 @@ def data_ready(name):
     if config["data"]["generate_demo"]:  # every dataset, "transfer" ones included, comes from the generator
         return [str(DEMO_MARKER)]
     return []
+
+
+def data_root_of(name, input):
+    """Where a job reads dataset `name`. Data the workflow makes (data_ready) is found from the job's `data`
+    input, so the path follows that input wherever the job sees it; external data is where the config says."""
+    if not data_ready(name):
+        return dataset_root(name)
+    made = Path(input.data[0]).parent   # the 21k manifests' folder, or data.root (the demo's DONE marker)
+    return str(made if name == "imagenet21k" else made / config["data"][name])
+
+
+def data_root(name):
+    """The `data_root` param of a job reading dataset `name`, with `data=data_ready(name)` among its inputs."""
+    return lambda wildcards, input: data_root_of(name, input)
 
 
 def validate_recipes():
@@ -342,14 +364,6 @@ def in21k_source_args():
     return f"--root {shlex.quote(str(root))}" + (f" --listing {shlex.quote(listing)}" if listing else "")
 
 
-def eval_tags(wildcards):
-    stage, res = wildcards.run.rsplit("_", 1)
-    if stage == "lavit":
-        return tags(table="lavit", row=wildcards.model, resolution=res, stage=wildcards.run, config=NAME)
-    half = {"in1k": "a", "in21k": "b"}[stage]
-    return tags(table="table3", half=half, row=wildcards.model, resolution=res, stage=wildcards.run, config=NAME)
-
-
 def config_json():
     return shlex.quote(json.dumps({"name": NAME, "comparable_to_paper": config["comparable_to_paper"],
                                    "description": config["description"]}))
@@ -476,3 +490,61 @@ def report_inputs(wildcards):
 def report_extra_args(wildcards, input):
     args = f"--table1 {input.table1}" if "table1" in input.keys() else ""
     return args + (f" --figures {input.figures}" if "figures" in input.keys() else "")
+
+
+# -- the one `evaluate` rule: {RUNS}/{run}/{model}/model.pth -> {EVALS}/{run}/{model}.json -------------
+def imagenet1k_eval_tags(run, model):
+    stage, res = run.rsplit("_", 1)
+    if stage == "lavit":
+        return tags(table="lavit", row=model, resolution=res, stage=run, config=NAME)
+    half = {"in1k": "a", "in21k": "b"}[stage]
+    return tags(table="table3", half=half, row=model, resolution=res, stage=run, config=NAME)
+
+
+# Each kind of run folder the tables evaluate: its run names (a regex), the tags of the cell its JSON fills
+# (run, model -> --tag flags), the dataset it is scored on (run -> name), whether the job waits for that data
+# (`waits`: its data_ready among the inputs; Tables 4 and 5 have it through their training job only) and
+# whether it names dataset and root to `editrepro evaluate` (`names`; otherwise the checkpoint's own, the
+# training job's). A new table's runs are one more entry here, not a new rule; the Slurm profile's `evaluate`
+# runtime goes by the run name's first word.
+EVALUATIONS = {
+    # Table 3 and LaViT's table: ImageNet-1k val at the run's resolution and its recipe's crop ratio
+    "imagenet1k": dict(runs=r"in1k_(224|384)|in21k_(224|384)|lavit_224", tags=imagenet1k_eval_tags,
+                       reads=lambda run: "imagenet1k", waits=True, names=True),
+    # Table 4: the transfer dataset's test split (the readers' "val")
+    "transfer": dict(runs=rf"transfer_({TRANSFER_DATASETS})",
+                     tags=lambda run, model: tags(table="table4", row=model, column=run.split("_", 1)[1],
+                                                  resolution=224, stage="transfer", config=NAME),
+                     reads=lambda run: run.split("_", 1)[1], waits=False, names=False),
+    # Table 5: Segmenter on ADE20K val, single- and multi-scale mIoU
+    "segment": dict(runs=r"ade20k",
+                    tags=lambda run, model: tags(table="table5", row=model, resolution=512, stage="segment",
+                                                 config=NAME),
+                    reads=lambda run: "ade20k", waits=False, names=False),
+    # LaViT's dense tables: COCOeval box AP of RetinaNet, single- and multi-scale mIoU of Semantic FPN and UperNet
+    "dense": dict(runs=rf"coco_({SCHEDULES})|ade20k_({DENSE_HEADS})", tags=dense_tags, reads=dense_dataset,
+                  waits=True, names=False),
+}
+assert all(spec["waits"] for spec in EVALUATIONS.values() if spec["names"])   # eval_args reads the data input
+EVAL_RUNS = "|".join(spec["runs"] for spec in EVALUATIONS.values())          # the rule's `run` wildcard
+
+
+def evaluation(run):
+    return next(spec for spec in EVALUATIONS.values() if re.fullmatch(spec["runs"], run))
+
+
+def eval_tags(wildcards):
+    return evaluation(wildcards.run)["tags"](wildcards.run, wildcards.model)
+
+
+def eval_data(wildcards):
+    spec = evaluation(wildcards.run)
+    return data_ready(spec["reads"](wildcards.run)) if spec["waits"] else []
+
+
+def eval_args(wildcards, input):
+    """What it is scored on: the dataset and its root where the run names them, and the split."""
+    spec = evaluation(wildcards.run)
+    name = spec["reads"](wildcards.run)
+    named = f"--dataset {name} --data-root {data_root_of(name, input)} " if spec["names"] else ""
+    return named + "--split val"

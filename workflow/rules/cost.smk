@@ -12,5 +12,7 @@ rule cost:
                                                          "generate_demo": config["data"]["generate_demo"]})),
     log:
         f"{LOGS}/cost.log",
+    conda:
+        ENV
     shell:
         "editrepro cost --plan {params.plan} --config {params.config} --out {output} > {log} 2>&1"

@@ -5,11 +5,13 @@ rule demo_data:
     output:
         DEMO_MARKER,
     params:
-        out=DATA_ROOT,
+        out=lambda wildcards, output: Path(output[0]).parent,   # data.root: demo-data writes DONE into it last
     log:
         f"{LOGS}/demo_data.log",
     benchmark:
         f"{LOGS}/benchmarks/data/demo_data.tsv"
+    conda:
+        ENV
     shell:
         "editrepro demo-data --out {params.out} > {log} 2>&1"
 
@@ -32,5 +34,7 @@ rule clean_in21k:
         f"{LOGS}/clean_in21k.log",
     benchmark:
         f"{LOGS}/benchmarks/data/clean_in21k.tsv"
+    conda:
+        ENV
     shell:
         "editrepro clean-in21k {params.source} --out {params.out} {params.rules} --no-progress > {log} 2>&1"

@@ -1,7 +1,7 @@
 # LaViT's dense-prediction tables: each backbone of the LaViT table, from its own ImageNet-1k
 # checkpoint (train_lavit), as RetinaNet on COCO (torchvision's detector, 1x and 3x schedules) and
-# as Semantic FPN and UperNet on ADE20K; evaluate_dense scores them (COCOeval box AP; single- and
-# multi-scale mIoU) and writes the JSONs the LaViT table reads.
+# as Semantic FPN and UperNet on ADE20K; the `evaluate` rule (evaluate.smk) scores them (COCOeval box AP;
+# single- and multi-scale mIoU) and writes the JSONs the LaViT table reads.
 
 
 rule detect:
@@ -19,7 +19,7 @@ rule detect:
         model_args=model_args,
         img_size=lambda wildcards: lavit_pixels(),   # the backbone's; the detector resizes to its min_size
         dataset="coco",
-        data_root=dataset_root("coco"),
+        data_root=data_root("coco"),
         init=lambda wildcards, input: f"--init-checkpoint {input.init}",
         outdir=lambda wildcards, output: Path(output.weights).parent,
         compute=compute_args(),
@@ -34,6 +34,8 @@ rule detect:
         f"{LOGS}/detect/coco_{{schedule}}/{{model}}.log",
     benchmark:
         f"{LOGS}/benchmarks/runs/coco_{{schedule}}/{{model}}.tsv"
+    conda:
+        ENV
     shell:
         TRAIN_SHELL
 
@@ -53,7 +55,7 @@ rule segment_dense:
         model_args=model_args,
         img_size=lambda wildcards: dense_crop(),
         dataset="ade20k",
-        data_root=dataset_root("ade20k"),
+        data_root=data_root("ade20k"),
         init=lambda wildcards, input: f"--init-checkpoint {input.init}",
         outdir=lambda wildcards, output: Path(output.weights).parent,
         compute=compute_args(),
@@ -68,29 +70,7 @@ rule segment_dense:
         f"{LOGS}/segment_dense/ade20k_{{head}}/{{model}}.log",
     benchmark:
         f"{LOGS}/benchmarks/runs/ade20k_{{head}}/{{model}}.tsv"
+    conda:
+        ENV
     shell:
         TRAIN_SHELL
-
-
-rule evaluate_dense:
-    input:
-        weights=f"{RUNS}/{{dense}}/{{model}}/model.pth",
-        data=lambda wildcards: data_ready(dense_dataset(wildcards.dense)),
-    output:
-        f"{EVALS}/{{dense}}/{{model}}.json",
-    params:
-        tags=lambda wildcards: dense_tags(wildcards.dense, wildcards.model),
-        workers=config["compute"]["workers"],
-    wildcard_constraints:
-        dense=r"coco_(1x|3x)|ade20k_(semantic_fpn|upernet)",
-    resources:
-        gpu=0,
-        slurm_partition=cluster_resource("partition"),
-        slurm_account=cluster_resource("account"),
-    log:
-        f"{LOGS}/evaluate/{{dense}}/{{model}}.log",
-    benchmark:
-        f"{LOGS}/benchmarks/eval/{{dense}}/{{model}}.tsv"
-    shell:
-        "editrepro evaluate --weights {input.weights} --split val --workers {params.workers} {params.tags} "
-        "--out {output} > {log} 2>&1"

@@ -1,20 +1,22 @@
-# Evaluation of a finished run on ImageNet-1k val: top-1 / top-5 at the run's resolution and
-# its recipe's crop ratio (1.0 for Table 3, 0.875 for LaViT's). The JSON carries the cell it
-# fills (table, half, row, resolution).
+# Evaluation of every finished run the tables read, one rule for all: ImageNet-1k top-1 / top-5
+# (Table 3 and LaViT's, at the run's resolution and its recipe's crop ratio), the transfer datasets'
+# top-1 (Table 4), ADE20K mIoU single- and multi-scale (Table 5, LaViT's Semantic FPN and UperNet) and
+# COCO box AP (LaViT's RetinaNet). The run folder's name says which: EVALUATIONS in common.smk gives
+# each kind its tags (the cell the JSON fills), the data it waits for and the dataset it names.
 
 
 rule evaluate:
     input:
         weights=f"{RUNS}/{{run}}/{{model}}/model.pth",
-        data=data_ready("imagenet1k"),
+        data=eval_data,
     output:
         f"{EVALS}/{{run}}/{{model}}.json",
     params:
-        data_root=dataset_root("imagenet1k"),
+        data=eval_args,
         tags=eval_tags,
         workers=config["compute"]["workers"],
     wildcard_constraints:
-        run=r"in1k_(224|384)|in21k_(224|384)|lavit_224",
+        run=EVAL_RUNS,
     resources:
         gpu=0,
         slurm_partition=cluster_resource("partition"),
@@ -23,6 +25,8 @@ rule evaluate:
         f"{LOGS}/evaluate/{{run}}/{{model}}.log",
     benchmark:
         f"{LOGS}/benchmarks/eval/{{run}}/{{model}}.tsv"
+    conda:
+        ENV
     shell:
-        "editrepro evaluate --weights {input.weights} --dataset imagenet1k --data-root {params.data_root} "
-        "--split val --workers {params.workers} {params.tags} --out {output} > {log} 2>&1"
+        "editrepro evaluate --weights {input.weights} {params.data} --workers {params.workers} {params.tags} "
+        "--out {output} > {log} 2>&1"

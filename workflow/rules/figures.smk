@@ -16,11 +16,13 @@ rule figures_table3:
         ],
     params:
         config=config_json(),
-        data_root=dataset_root("imagenet1k"),
+        data_root=data_root("imagenet1k"),
         runs=" ".join(sorted({f"{RUNS}/{run}/{model}" for run, model, _ in table3_runs()})),
         out_dir=lambda wildcards, output: Path(output[0]).parent,
     log:
         f"{LOGS}/figures_table3.log",
+    conda:
+        ENV
     shell:
         "editrepro figures --config {params.config} --cells {input.cells} --table1 {input.table1} "
         "--deit3 {input.deit3} --edit {input.edit} --data-root {params.data_root} --runs {params.runs} "

@@ -17,7 +17,7 @@ rule finetune_384:
         model_args=model_args,
         img_size=pixels(384),
         dataset="imagenet1k",
-        data_root=dataset_root("imagenet1k"),
+        data_root=data_root("imagenet1k"),
         init=lambda wildcards, input: f"--init-checkpoint {input.init}",
         outdir=lambda wildcards, output: Path(output.weights).parent,
         compute=compute_args(),
@@ -33,6 +33,8 @@ rule finetune_384:
         f"{LOGS}/finetune_384/{{model}}.log",
     benchmark:
         f"{LOGS}/benchmarks/runs/in1k_384/{{model}}.tsv"
+    conda:
+        ENV
     shell:
         TRAIN_SHELL
 
@@ -52,7 +54,7 @@ rule finetune_in21k:
         model_args=model_args,
         img_size=lambda wildcards: pixels(wildcards.res),
         dataset="imagenet1k",
-        data_root=dataset_root("imagenet1k"),
+        data_root=data_root("imagenet1k"),
         init=lambda wildcards, input: f"--init-checkpoint {input.init}",
         outdir=lambda wildcards, output: Path(output.weights).parent,
         compute=compute_args(),
@@ -68,5 +70,7 @@ rule finetune_in21k:
         f"{LOGS}/finetune_in21k/{{res}}/{{model}}.log",
     benchmark:
         f"{LOGS}/benchmarks/runs/in21k_{{res}}/{{model}}.tsv"
+    conda:
+        ENV
     shell:
         TRAIN_SHELL

@@ -17,7 +17,7 @@ rule train_lavit:
         model_args=model_args,
         img_size=lambda wildcards: lavit_pixels(),
         dataset="imagenet1k",
-        data_root=dataset_root("imagenet1k"),
+        data_root=data_root("imagenet1k"),
         init="",
         outdir=lambda wildcards, output: Path(output.weights).parent,
         compute=compute_args(),
@@ -33,6 +33,8 @@ rule train_lavit:
         f"{LOGS}/train_lavit/{{model}}.log",
     benchmark:
         f"{LOGS}/benchmarks/runs/lavit_224/{{model}}.tsv"
+    conda:
+        ENV
     shell:
         TRAIN_SHELL
 
@@ -45,10 +47,12 @@ rule figures_lavit:
         report(SATURATION_FIGURE, caption="../report/figures.rst", category="Figures"),
     params:
         labels=" ".join(shlex.quote(f"{label} ({model})") for label, _, model in saturation_models()),
-        data_root=dataset_root("imagenet1k"),
+        data_root=data_root("imagenet1k"),
         config=config_json(),
     log:
         f"{LOGS}/figures_lavit.log",
+    conda:
+        ENV
     shell:
         "editrepro attention-saturation --weights {input.weights} --labels {params.labels} "
         "--data-root {params.data_root} --config {params.config} --out {output} > {log} 2>&1"

@@ -15,7 +15,7 @@ rule pretrain_in1k:
         model_args=model_args,
         img_size=pixels(224),
         dataset="imagenet1k",
-        data_root=dataset_root("imagenet1k"),
+        data_root=data_root("imagenet1k"),
         init="",
         outdir=lambda wildcards, output: Path(output.weights).parent,
         compute=compute_args(),
@@ -31,6 +31,8 @@ rule pretrain_in1k:
         f"{LOGS}/pretrain_in1k/{{model}}.log",
     benchmark:
         f"{LOGS}/benchmarks/runs/in1k_224/{{model}}.tsv"
+    conda:
+        ENV
     shell:
         TRAIN_SHELL
 
@@ -49,7 +51,7 @@ rule pretrain_in21k:
         model_args=model_args,
         img_size=pixels(224),
         dataset="imagenet21k",
-        data_root=lambda wildcards, input: Path(input.data[0]).parent,
+        data_root=data_root("imagenet21k"),
         init="",
         outdir=lambda wildcards, output: Path(output.weights).parent,
         compute=compute_args(),
@@ -65,5 +67,7 @@ rule pretrain_in21k:
         f"{LOGS}/pretrain_in21k/{{model}}.log",
     benchmark:
         f"{LOGS}/benchmarks/runs/in21k_pretrain/{{model}}.tsv"
+    conda:
+        ENV
     shell:
         TRAIN_SHELL

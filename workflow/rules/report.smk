@@ -11,6 +11,8 @@ rule report_table:
         extra=report_extra_args,
     log:
         f"{LOGS}/report/{{table}}.log",
+    conda:
+        ENV
     shell:
         "editrepro report --table {wildcards.table} --config {params.config} --results {input.cells} "
         "--jobs {input.jobs} {params.extra} --out {output} > {log} 2>&1"
@@ -28,6 +30,8 @@ rule report:
         config=config_json(),
     log:
         f"{LOGS}/report.log",
+    conda:
+        ENV
     shell:
         "editrepro report --table all --config {params.config} --results {input.results} "
         "--table1-report {input.table1} --figures {input.figures} --jobs {input.jobs} --out {output} > {log} 2>&1"

@@ -1,6 +1,6 @@
 # Semantic segmentation (Table 5): Segmenter's Mask Transformer on each backbone, starting
 # from the backbone's ImageNet-1k checkpoint (position embeddings resampled to the crop),
-# trained on ADE20K with Segmenter's recipe, then scored single- and multi-scale.
+# trained on ADE20K with Segmenter's recipe, then scored single- and multi-scale by the `evaluate` rule.
 
 
 rule segment:
@@ -18,7 +18,7 @@ rule segment:
         model_args=model_args,
         img_size=pixels(512),
         dataset="ade20k",
-        data_root=lambda wildcards: dataset_root("ade20k"),
+        data_root=data_root("ade20k"),
         init=lambda wildcards, input: f"--init-checkpoint {input.init}",
         outdir=lambda wildcards, output: Path(output.weights).parent,
         compute=compute_args(),
@@ -33,26 +33,7 @@ rule segment:
         f"{LOGS}/segment/{{model}}.log",
     benchmark:
         f"{LOGS}/benchmarks/runs/ade20k/{{model}}.tsv"
+    conda:
+        ENV
     shell:
         TRAIN_SHELL
-
-
-rule evaluate_segment:
-    input:
-        weights=f"{RUNS}/ade20k/{{model}}/model.pth",
-    output:
-        f"{EVALS}/ade20k/{{model}}.json",
-    params:
-        tags=lambda wildcards: tags(table="table5", row=wildcards.model, resolution=512, stage="segment", config=NAME),
-        workers=config["compute"]["workers"],
-    resources:
-        gpu=0,
-        slurm_partition=cluster_resource("partition"),
-        slurm_account=cluster_resource("account"),
-    log:
-        f"{LOGS}/evaluate/ade20k/{{model}}.log",
-    benchmark:
-        f"{LOGS}/benchmarks/eval/ade20k/{{model}}.tsv"
-    shell:
-        "editrepro evaluate --weights {input.weights} --split val --workers {params.workers} {params.tags} "
-        "--out {output} > {log} 2>&1"

@@ -11,6 +11,8 @@ rule table1:
         "logs/table1.log",
     benchmark:
         "logs/benchmarks/table1.tsv"
+    conda:
+        ENV
     shell:
         "editrepro table1 --paper-tables {input.paper} "
         "--results {output.results} --report {output.report} > {log} 2>&1"

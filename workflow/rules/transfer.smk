@@ -1,6 +1,6 @@
 # Transfer learning (Table 4): ImageNet-1k-pretrained models fine-tuned with the transfer
-# recipe of Table 2 on CIFAR-10/100, Flowers-102, DTD and Caltech-256 at 224, then scored
-# on each dataset's test split (the readers' "val").
+# recipe of Table 2 on CIFAR-10/100, Flowers-102, DTD and Caltech-256 at 224, then scored by
+# the `evaluate` rule on each dataset's test split (the readers' "val").
 
 
 rule transfer:
@@ -18,7 +18,7 @@ rule transfer:
         model_args=model_args,
         img_size=pixels(224),
         dataset=lambda wildcards: wildcards.dataset,
-        data_root=lambda wildcards: dataset_root(wildcards.dataset),
+        data_root=lambda wildcards, input: data_root_of(wildcards.dataset, input),
         init=lambda wildcards, input: f"--init-checkpoint {input.init}",
         outdir=lambda wildcards, output: Path(output.weights).parent,
         compute=compute_args(),
@@ -34,27 +34,7 @@ rule transfer:
         f"{LOGS}/transfer/{{dataset}}/{{model}}.log",
     benchmark:
         f"{LOGS}/benchmarks/runs/transfer_{{dataset}}/{{model}}.tsv"
+    conda:
+        ENV
     shell:
         TRAIN_SHELL
-
-
-rule evaluate_transfer:
-    input:
-        weights=f"{RUNS}/transfer_{{dataset}}/{{model}}/model.pth",
-    output:
-        f"{EVALS}/transfer_{{dataset}}/{{model}}.json",
-    params:
-        tags=lambda wildcards: tags(table="table4", row=wildcards.model, column=wildcards.dataset,
-                                    resolution=224, stage="transfer", config=NAME),
-        workers=config["compute"]["workers"],
-    resources:
-        gpu=0,
-        slurm_partition=cluster_resource("partition"),
-        slurm_account=cluster_resource("account"),
-    log:
-        f"{LOGS}/evaluate/transfer_{{dataset}}/{{model}}.log",
-    benchmark:
-        f"{LOGS}/benchmarks/eval/transfer_{{dataset}}/{{model}}.tsv"
-    shell:
-        "editrepro evaluate --weights {input.weights} --split val --workers {params.workers} {params.tags} "
-        "--out {output} > {log} 2>&1"
