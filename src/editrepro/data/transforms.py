@@ -1,32 +1,36 @@
 """The DeiT III image transforms: 3-Augment (with SRC or RRC crops), RandAugment, and evaluation.
 
-Built from timm's pieces, so each op is timm's (and, for 3-Augment, pixel-identical to the
-reference ``facebookresearch/deit`` ``augment.py``):
+Built by timm's own factories, ``timm.data.transforms_factory.transforms_imagenet_train`` and
+``transforms_imagenet_eval``, so each op, its parameters and its draws are timm's (and, for
+3-Augment, pixel-identical to the reference ``facebookresearch/deit`` ``augment.py``):
 
 * 3-Augment (``three_augment=True``): crop, horizontal flip, then one of {grayscale, solarize at
   128, Gaussian blur with radius U(0.1, 2.0)} chosen uniformly (timm's ``auto_augment="3a"``),
   then ColorJitter(cj, cj, cj) without hue, then ToTensor and Normalize.
-* Crops: ``"rrc"`` is RandomResizedCrop(scale (0.08, 1), bicubic); ``"src"`` ("simple random
-  crop", which timm lacks) is Resize(size, bicubic) + RandomCrop(size, padding=4, reflect).
+* Crops: ``"rrc"`` is timm's RandomResizedCrop (scale (0.08, 1), bicubic); ``"src"`` ("simple
+  random crop", which timm lacks) is Resize(size, bicubic) + RandomCrop(size, padding=4, reflect),
+  put in place of timm's crop (the factory's ``separate=True`` hands back its crop-and-flip stage).
 * RandAugment (``rand_augment="rand-m9-mstd0.5-inc1"``, the 384 fine-tuning recipe) is timm's,
-  with the hyper-parameters timm's ``create_transform`` gives it; as there, colour jitter is not
-  applied together with RandAugment.
+  with the hyper-parameters the factory gives it (translate_const = 0.45 * size, img_mean = mean
+  in 0..255, bicubic); as there, colour jitter is not applied together with RandAugment.
+* Random erasing (``re_prob``): timm's, per-pixel noise (DeiT's ``--remode pixel``), one region.
 * The reference always flips; ``hflip=False`` is the transfer recipe's "no h-flip".
 
-Evaluation: Resize(int(size / crop_ratio), bicubic) + CenterCrop(size), crop ratio 1.0 in every
-DeiT III command.
+Evaluation: Resize(int(size / crop_ratio), bicubic) + CenterCrop(size) (the factory's
+``crop_pct``), crop ratio 1.0 in every DeiT III command.
+
+``tests/data/test_transforms_reference.py`` holds these to the hand-assembled transforms they
+replaced, draw for draw.
 """
 from __future__ import annotations
 
 from typing import Sequence
 
-import torch
 from PIL import Image
 from timm.data import auto_augment as _timm_aa
-from timm.data.auto_augment import auto_augment_transform, rand_augment_transform
 from timm.data.constants import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-from timm.data.random_erasing import RandomErasing
-from timm.data.transforms import RandomResizedCropAndInterpolation, str_to_pil_interp
+from timm.data.transforms import RandomResizedCropAndInterpolation
+from timm.data.transforms_factory import transforms_imagenet_eval, transforms_imagenet_train
 from torchvision import transforms as T
 from torchvision.transforms import InterpolationMode
 
@@ -57,6 +61,12 @@ def _posterize(img: Image.Image, bits_to_keep: int, **_) -> Image.Image:
 for _name in ("Posterize", "PosterizeIncreasing", "PosterizeOriginal"):
     if _timm_aa.NAME_TO_OP.get(_name) is _timm_aa.posterize:
         _timm_aa.NAME_TO_OP[_name] = _posterize
+
+
+def _simple_random_crop(img_size: int) -> list:
+    """DeiT III's SRC (timm lacks it): Resize(size, bicubic) + RandomCrop(size, pad 4, reflect)."""
+    return [T.Resize(img_size, interpolation=InterpolationMode.BICUBIC),
+            T.RandomCrop(img_size, padding=4, padding_mode="reflect")]
 
 
 def build_train_transform(
@@ -94,28 +104,20 @@ def build_train_transform(
         raise ValueError("3-Augment and RandAugment are alternative recipes: pass "
                          "three_augment=False with rand_augment (the 384 fine-tuning recipe uses "
                          "RandAugment alone)")
-    if crop == "src":
-        ops = [T.Resize(img_size, interpolation=InterpolationMode.BICUBIC),
-               T.RandomCrop(img_size, padding=4, padding_mode="reflect")]
-    else:
-        ops = [RandomResizedCropAndInterpolation(img_size, scale=tuple(scale),
-                                                 interpolation="bicubic")]
-    if hflip:
-        ops.append(T.RandomHorizontalFlip())
-    # the hyper-parameters timm's create_transform gives its auto-augment ops
-    aa_params = dict(translate_const=int(img_size * 0.45),
-                     img_mean=tuple(min(255, round(255 * x)) for x in mean),
-                     interpolation=str_to_pil_interp("bicubic"))
-    if three_augment:
-        ops.append(auto_augment_transform("3a", aa_params))
-    elif rand_augment:
-        ops.append(rand_augment_transform(rand_augment, aa_params))
-    if color_jitter and not rand_augment:
-        ops.append(T.ColorJitter(color_jitter, color_jitter, color_jitter))
-    ops += [T.ToTensor(), T.Normalize(mean=torch.tensor(mean), std=torch.tensor(std))]
-    if re_prob > 0:
-        ops.append(RandomErasing(re_prob, mode="pixel", max_count=1, device="cpu"))
-    return T.Compose(ops)
+    primary, secondary, final = transforms_imagenet_train(
+        img_size, scale=tuple(scale), hflip=0.5 if hflip else 0.0,
+        # timm drops the jitter itself with RandAugment (not with "3a"); None, not 0, skips it
+        # (ColorJitter(0, 0, 0) would still draw its op order)
+        color_jitter=color_jitter or None,
+        auto_augment="3a" if three_augment else rand_augment, interpolation="bicubic",
+        mean=tuple(mean), std=tuple(std), re_prob=re_prob, re_mode="pixel", re_count=1,
+        separate=True)
+    ops = primary.transforms   # [RandomResizedCropAndInterpolation, (RandomHorizontalFlip)]
+    if not isinstance(ops[0], RandomResizedCropAndInterpolation):
+        raise RuntimeError(f"timm's primary training stage no longer starts with its crop: {ops}")
+    if crop == "src":   # swap timm's crop for SRC
+        ops = _simple_random_crop(img_size) + ops[1:]
+    return T.Compose(ops + secondary.transforms + final.transforms)
 
 
 def build_eval_transform(
@@ -127,9 +129,5 @@ def build_eval_transform(
     """Resize(int(img_size / crop_ratio), bicubic) + CenterCrop(img_size) + ToTensor + Normalize."""
     if not 0 < crop_ratio <= 1:
         raise ValueError(f"crop_ratio must be in (0, 1], not {crop_ratio}")
-    return T.Compose([
-        T.Resize(int(img_size / crop_ratio), interpolation=InterpolationMode.BICUBIC),
-        T.CenterCrop(img_size),
-        T.ToTensor(),
-        T.Normalize(mean=torch.tensor(mean), std=torch.tensor(std)),
-    ])
+    return transforms_imagenet_eval(img_size, crop_pct=crop_ratio, interpolation="bicubic",
+                                    mean=tuple(mean), std=tuple(std))
