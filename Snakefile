@@ -2,6 +2,7 @@
 #
 #   snakemake --cores all reproduce_table3                          # demo (config/config.yaml), CPU
 #   snakemake --cores all reproduce_lavit                           # LaViT against PVTv2, demo
+#   snakemake --cores all attention_sink calibrate                  # attention sink of any timm ViT
 #   snakemake all --cores all --configfile config/paper.yaml         # the paper's matrix (targets first:
 #                                                                     # --configfile takes every word after it)
 #   snakemake reproduce_table3 --profile workflow/profiles/slurm --configfile config/paper.yaml
@@ -29,6 +30,7 @@ include: "workflow/rules/lavit.smk"
 include: "workflow/rules/dense.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/attention.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/cost.smk"
 
@@ -40,6 +42,8 @@ localrules:
     results,
     report_table,
     report,
+    attention_sink,
+    calibrate,
 
 
 onstart:
@@ -52,6 +56,7 @@ rule all:
     input:
         rules.report.output,
         [f"reports/{table}.md" for table in TABLES],
+        ATTENTION_REPORTS,
 
 
 rule reproduce_table3:

@@ -24,6 +24,9 @@ COMMANDS = {
     "report": "report",
     "figures": "figures",
     "attention-saturation": "attention_saturation",
+    "attention-sink": "attention_sink",
+    "attention-report": "attention_report",
+    "timm-weights": "timm_weights",
     "tracking-init": "tracking_init",
     "cost": "cost",
 }

@@ -63,6 +63,42 @@ def test_top1_vs_flops_figure(tmp_path):
     assert_png(figures.top1_vs_flops(cells, table1, tmp_path / "fig4.png"))
 
 
+def test_the_intervals_over_seeds_are_drawn(tmp_path):
+    evals = []
+    for row, model, values in (("EDIT-S", "edit_small_patch16_224", (81.9, 82.0, 81.8)),
+                               ("DeiT3-S", "deit3_ref_small_patch16_224", (81.4, 81.6, 81.3))):
+        for seed, top1 in enumerate(values):
+            e = tmp_path / f"{row}{seed}.json"
+            e.write_text(json.dumps({"top1": top1, "model": model,
+                                     "tags": {"half": "a", "row": row, "resolution": "224", "seed": str(seed)}}))
+            evals.append(e)
+    cells = collect_table3(evals, load_paper_tables(), "paper", True)
+    table1 = pd.DataFrame([dict(table="table3", row=r, resolution=224, column="gmacs", convention="all",
+                                reproduced_value=v) for r, v in (("EDIT-S", 5.28), ("DeiT3-S", 4.61))])
+    import matplotlib.pyplot as plt
+
+    drawn = []
+    real = plt.Axes.errorbar
+
+    def spy(self, x, y, yerr=None, **kwargs):
+        drawn.append((list(x), list(y), yerr))
+        return real(self, x, y, yerr=yerr, **kwargs)
+
+    plt.Axes.errorbar = spy
+    try:
+        assert_png(figures.top1_vs_flops(cells, table1, tmp_path / "fig4.png"))
+        assert_png(figures.paired_gains(cells, tmp_path / "gains.png"))
+    finally:
+        plt.Axes.errorbar = real
+    # Fig. 4: both models' means with their half-intervals; the pairs figure: the gain 0.467 and its interval
+    fig4 = {round(y, 3): e for x, ys, e in drawn[:-1] for y, e in zip(ys, e)}
+    assert fig4.keys() == {81.9, 81.433} and all(v > 0 for v in fig4.values())
+    x, gain, err = drawn[-1]
+    run = [i for i, g in enumerate(gain) if g == g]          # the pairs not run are drawn as claims only
+    assert len(run) == 1 and gain[run[0]] == pytest.approx(1.4 / 3)
+    assert err[0][run[0]] == pytest.approx(err[1][run[0]]) and err[0][run[0]] > 0
+
+
 def test_training_curves_fall_back_to_the_runs_logs(tmp_path):
     run = tmp_path / "in1k_224" / "EDIT-T"
     run.mkdir(parents=True)

@@ -121,6 +121,11 @@ def test_reproduction_matrix_counts_and_the_report(table3_cells, tmp_path):
     assert "## Reproduction matrix" in text and "### Table 1: y" in text and "## Table 4" in text
     assert "![Fig. 4: top-1 against FLOPs" in text and "(figures/fig4_top1_vs_flops.png)" in text
     assert "FLOPs** are multiply-accumulates" in text and "## Table 5" not in text
+    page = "# Attention sinks of any timm ViT\n\nGenerated ...\n\n## Sink scores\n\n| model | sink score |\n"
+    text = render_report(results, {"name": "paper", "comparable_to_paper": True}, "# Table 1 x\n", {}, pages=[page])
+    section = text.split("## Attention sinks of any timm ViT\n", 1)[1]
+    assert section.lstrip().startswith("Generated ...") and "### Sink scores" in section
+    assert text.index("## Attention sinks") < text.index("## Compute")
 
 
 def test_aggregate_and_report_all_through_the_cli(table3_cells, tmp_path):

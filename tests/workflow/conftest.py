@@ -38,3 +38,18 @@ def job_stats(output: str) -> dict:
             break
         stats[parts[0]] = int(parts[1])
     return stats
+
+
+def write_config(work: Path, name: str, **changes) -> str:
+    """The demo config with ``changes`` (dotted keys -> values), written as ``<name>.yaml`` in ``work``."""
+    import yaml
+
+    cfg = yaml.safe_load((work / "config" / "config.yaml").read_text())
+    for dotted, value in changes.items():
+        node = cfg
+        *path, last = dotted.split(".")
+        for key in path:
+            node = node[key]
+        node[last] = value
+    (work / f"{name}.yaml").write_text(yaml.safe_dump(cfg))
+    return f"{name}.yaml"

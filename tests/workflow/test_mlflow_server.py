@@ -55,18 +55,18 @@ def test_every_job_of_a_pipeline_arrives_on_the_server(workflow, mlflow_server, 
     cfg["tables"] = {"table3": {"in1k": {"models": ["EDIT-T", "DeiT3-T"]}}}
     cfg["recipes"]["in1k_pretrain"]["set"]["epochs"] = 2
     (workflow / "tiny.yaml").write_text(yaml.safe_dump(cfg))
-    targets = [f"results/tiny/eval/in1k_224/{m}.json" for m in ("EDIT-T", "DeiT3-T")]
+    targets = [f"results/tiny/eval/in1k_224/{m}/seed0.json" for m in ("EDIT-T", "DeiT3-T")]
     r = snakemake(workflow, *targets, "--cores", "2", "--configfile", "tiny.yaml")
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
 
     client = MlflowClient(tracking_uri=mlflow_server)
     exp = client.get_experiment_by_name("table3")
     runs = {run.info.run_name: run for run in client.search_runs([exp.experiment_id], "tags.config = 'tiny'")}
-    assert sorted(runs) == ["tiny/in1k_224/DeiT3-T", "tiny/in1k_224/EDIT-T"]
+    assert sorted(runs) == ["tiny/in1k_224/DeiT3-T/seed0", "tiny/in1k_224/EDIT-T/seed0"]
     for label, family in (("EDIT-T", "EDIT"), ("DeiT3-T", "DeiT3")):
-        run = runs[f"tiny/in1k_224/{label}"]
-        metrics = json.loads((workflow / f"results/tiny/runs/in1k_224/{label}/metrics.json").read_text())
-        evaluation = json.loads((workflow / f"results/tiny/eval/in1k_224/{label}.json").read_text())
+        run = runs[f"tiny/in1k_224/{label}/seed0"]
+        metrics = json.loads((workflow / f"results/tiny/runs/in1k_224/{label}/seed0/metrics.json").read_text())
+        evaluation = json.loads((workflow / f"results/tiny/eval/in1k_224/{label}/seed0.json").read_text())
         assert run.info.status == "FINISHED" and run.info.run_id == metrics["run_id"] == evaluation["run_id"]
         assert run.data.params["recipe.epochs"] == "2" and run.data.params["derived.world_size"] == "1"
         assert run.data.params["model"] == cfg["models"][label]["arch"]

@@ -46,7 +46,7 @@ def test_demo_jobs_through_the_slurm_profile(workflow, slurm):
     cfg["recipes"]["in1k_pretrain"]["set"]["epochs"] = 1
     (workflow / "slurm.yaml").write_text(yaml.safe_dump(cfg))
 
-    run = "results/slurm/runs/in1k_224/EDIT-T"
+    run = "results/slurm/runs/in1k_224/EDIT-T/seed0"
     r = snakemake(workflow, f"{run}/metrics.json", "reports/table1.md", "--profile", "test-profile",
                   "--configfile", "slurm.yaml", timeout=900, env=slurm.env)
     out = r.stdout + r.stderr

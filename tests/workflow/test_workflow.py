@@ -4,16 +4,22 @@ import time
 
 import pandas as pd
 import yaml
-from conftest import job_stats, snakemake
+from conftest import job_stats, snakemake, write_config
 
 
 def test_dry_run_of_the_demo(workflow):
-    r = snakemake(workflow, "-n", "reproduce_table3")
+    r = snakemake(workflow, "-n", "-p", "reproduce_table3")
     assert r.returncode == 0, r.stderr
     stats = job_stats(r.stdout + r.stderr)
-    assert stats == {"demo_data": 1, "table1": 1, "clean_in21k": 1, "pretrain_in1k": 2, "evaluate": 6,
+    # half (a) at two seeds (tables.table3.in1k.seeds: [0, 1]): its pretrainings and evaluations twice
+    assert stats == {"demo_data": 1, "table1": 1, "clean_in21k": 1, "pretrain_in1k": 4, "evaluate": 8,
                      "pretrain_in21k": 2, "finetune_in21k": 4, "aggregate_table": 1, "report_table": 1,
-                     "figures_table3": 1, "reproduce_table3": 1, "total": 21}
+                     "figures_table3": 1, "reproduce_table3": 1, "total": 25}
+    out = r.stdout
+    for seed in (0, 1):
+        assert f"results/demo/runs/in1k_224/EDIT-T/seed{seed}/model.pth" in out
+        assert f"--seed {seed} " in out and f"--tag seed={seed} " in out
+    assert "results/demo/runs/in21k_224/EDIT-T/seed0/model.pth" in out and "in21k_224/EDIT-T/seed1" not in out
 
 
 def test_each_table_pulls_only_the_jobs_it_needs(workflow):
@@ -59,15 +65,7 @@ def test_dry_run_of_the_paper_matrix_without_its_data(workflow):
 
 
 def _with(workflow, **changes):
-    cfg = yaml.safe_load((workflow / "config" / "config.yaml").read_text())
-    for dotted, value in changes.items():
-        node = cfg
-        *path, last = dotted.split(".")
-        for key in path:
-            node = node[key]
-        node[last] = value
-    (workflow / "bad.yaml").write_text(yaml.safe_dump(cfg))
-    return snakemake(workflow, "-n", "reproduce_table3", "--configfile", "bad.yaml")
+    return snakemake(workflow, "-n", "reproduce_table3", "--configfile", write_config(workflow, "bad", **changes))
 
 
 def test_a_wrong_key_fails_before_any_job_naming_it(workflow):
@@ -113,7 +111,7 @@ def test_changing_a_recipe_value_reruns_only_its_dependants(workflow):
     for stage in ("in21k_pretrain", "finetune_in1k_from_in21k"):
         cfg["recipes"][stage]["set"]["epochs"] = 1
     (workflow / "small.yaml").write_text(yaml.safe_dump(cfg))
-    target = "results/small/eval/in21k_224/EDIT-T.json"
+    target = "results/small/eval/in21k_224/EDIT-T/seed0.json"
     r = snakemake(workflow, target, "--cores", "2", "--configfile", "small.yaml")
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
 
@@ -128,6 +126,16 @@ def test_changing_a_recipe_value_reruns_only_its_dependants(workflow):
     assert plan("in21k_pretrain", lr=1.0e-3) == {"pretrain_in21k": 1, "finetune_in21k": 1, "evaluate": 1, "total": 3}
     again = snakemake(workflow, target, "-n", "--configfile", "small.yaml")
     assert "Nothing to be done" in again.stdout + again.stderr
+
+    # a second seed: only its own jobs (and the table's aggregation over both) are planned
+    seeded = yaml.safe_load(yaml.safe_dump(cfg))
+    seeded["tables"]["table3"]["seeds"] = [0, 1]
+    (workflow / "seeded.yaml").write_text(yaml.safe_dump(seeded))
+    r = snakemake(workflow, "-n", "results/small/table3.parquet", "--configfile", "seeded.yaml")
+    out = r.stdout + r.stderr
+    assert job_stats(out) == {"pretrain_in21k": 1, "finetune_in21k": 1, "evaluate": 1, "aggregate_table": 1,
+                              "total": 4}, out[-3000:]
+    assert "in21k_pretrain/EDIT-T/seed1/model.pth" in out and "seed0/model.pth\n" not in out
 
 
 TRAINING = {"pretrain_in1k", "pretrain_in21k", "finetune_384", "finetune_in21k", "transfer", "segment", "train_lavit",
@@ -171,6 +179,17 @@ def test_the_slurm_profile_times_each_evaluation_by_its_run(workflow):
         given.setdefault(run.split("_")[0], set()).add((resources["gpu"], resources["runtime"]))
     assert given == {"in1k": {("1", "60")}, "in21k": {("1", "60")}, "lavit": {("1", "60")},
                      "transfer": {("1", "30")}, "ade20k": {("1", "180")}, "coco": {("1", "180")}}
+
+def test_bad_seed_lists_fail_before_any_job_naming_the_key(workflow):
+    r = _with(workflow, **{"tables.table3.in1k.seeds": [0, 0]})
+    out = r.stdout + r.stderr
+    assert r.returncode != 0 and "has non-unique elements" in out and "'seeds'" in out and "Job stats" not in out
+    r = _with(workflow, **{"tables.table3.seeds": [0, "one"]})
+    out = r.stdout + r.stderr
+    assert r.returncode != 0 and "'one' is not of type 'integer'" in out and "'seeds'" in out
+    r = _with(workflow, **{"tables.table4.seeds": [1.5]})
+    assert r.returncode != 0 and "1.5 is not of type 'integer'" in r.stdout + r.stderr
+
 
 def test_bad_lavit_configs_fail_before_any_job_naming_the_value(workflow):
     r = _with(workflow, **{"recipes.lavit_in1k.set.dp_loss_weight": -0.1})
@@ -232,9 +251,9 @@ def test_demo_reproduce_lavit_end_to_end(workflow):
     assert "Cells: 0 reproduced within tolerance, 0 off, 4 pending, 2 run on demo data" in page
     assert "## COCO detection: RetinaNet on each backbone" in page and "unusually high" in page
     assert "## ADE20K segmentation: Semantic FPN and UperNet on each backbone" in page
-    dense = json.loads((workflow / "results/lavit/eval/coco_1x/LaViT-T.json").read_text())
+    dense = json.loads((workflow / "results/lavit/eval/coco_1x/LaViT-T/seed0.json").read_text())
     assert dense["dataset"] == "coco" and dense["n"] == 24 and dense["AP"] >= 0
-    upernet = json.loads((workflow / "results/lavit/runs/ade20k_upernet/LaViT-T/metrics.json").read_text())
+    upernet = json.loads((workflow / "results/lavit/runs/ade20k_upernet/LaViT-T/seed0/metrics.json").read_text())
     assert upernet["task"] == "segmentation" and upernet["img_size"] == 64
     assert "## Reconstructed design choices" in page and "figures/lavit_attention_saturation.png" in page
     assert (workflow / "reports/figures/lavit_attention_saturation.png").stat().st_size > 10_000
@@ -243,7 +262,7 @@ def test_demo_reproduce_lavit_end_to_end(workflow):
     assert sorted(trained.row) == ["LaViT-T", "PVTv2-b1"] and (trained.reproduced_value >= 0).all()
     run = cells[(cells.half == "coco_1x") & (cells.row == "LaViT-T") & (cells.column == "AP")].iloc[0]
     assert run.status == "not comparable" and run.paper_value == 46.2
-    metrics = json.loads((workflow / "results/lavit/runs/lavit_224/LaViT-T/metrics.json").read_text())
+    metrics = json.loads((workflow / "results/lavit/runs/lavit_224/LaViT-T/seed0/metrics.json").read_text())
     assert metrics["img_size"] == 64 and metrics["recipe"] == "lavit_in1k"
     client = MlflowClient()
     runs = client.search_runs([client.get_experiment_by_name("lavit").experiment_id], "tags.config = 'lavit'")

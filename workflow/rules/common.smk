@@ -38,6 +38,7 @@ wildcard_constraints:
     table=r"table3|table4|table5|lavit",
     schedule=SCHEDULES,
     head=DENSE_HEADS,
+    seed=r"[0-9]+",
 
 
 # Each training stage: the recipe it uses and the dataset it reads.
@@ -146,7 +147,7 @@ def pixels(res):
 
 def compute_args():
     c = config["compute"]
-    args = f"--device {c['device']} --amp {c['amp']} --workers {c['workers']} --seed {c['seed']}"
+    args = f"--device {c['device']} --amp {c['amp']} --workers {c['workers']}"
     if c["per_device_batch"]:
         args += f" --per-device-batch {c['per_device_batch']}"
     if c["compile"]:
@@ -186,7 +187,7 @@ TRAIN_SHELL = (
     "{params.launch} train --recipe {input.recipe} {params.sets} "
     "--model {params.arch} {params.model_args} --img-size {params.img_size} "
     "--dataset {params.dataset} --data-root {params.data_root} {params.init} "
-    "--output {params.outdir} {params.compute} "
+    "--output {params.outdir} {params.compute} --seed {wildcards.seed} "
     "--experiment {params.experiment} --run-name {params.run_name} {params.tags} > {log} 2>&1"
 )
 
@@ -195,20 +196,52 @@ TRAIN_SHELL = (
 T3 = config["tables"]["table3"]
 
 
+def seeds_of(*keys):
+    """The training seeds of a table (``tables.<table>[.<part>].seeds``, the most specific given), else
+    ``[compute.seed]``. Each seed's runs are their own jobs, under ``.../<model>/seed<N>/``."""
+    spec, found, where = config["tables"], None, "tables"
+    for key in keys:
+        spec, where = spec[key], f"{where}.{key}"
+        if spec.get("seeds") is not None:
+            found, named = spec["seeds"], f"{where}.seeds"
+    if found is None:
+        return [int(config["compute"]["seed"])]
+    if len(set(found)) != len(found):
+        raise ValueError(f"{named}: {found} lists a seed twice; each seed is one run of every cell")
+    return [int(x) for x in found]
+
+
+def run_dir(run, model, seed):
+    """A training job's folder: checkpoints, metrics.json, log.jsonl."""
+    return f"{RUNS}/{run}/{model}/seed{seed}"
+
+
+def eval_json(run, model, seed):
+    return f"{EVALS}/{run}/{model}/seed{seed}.json"
+
+
 def table3_runs():
-    """(run folder, model, half) of every Table 3 cell."""
-    runs = [(f"in1k_{res}", m, "a") for m in T3["in1k"]["models"] for res in T3["in1k"]["resolutions"]]
-    runs += [(f"in21k_{res}", m, "b") for m in T3["in21k"]["models"] for res in T3["in21k"]["resolutions"]]
+    """(run folder, model, half, seed) of every Table 3 cell, once per seed of its half."""
+    runs = [(f"in1k_{res}", m, "a", s) for m in T3["in1k"]["models"] for res in T3["in1k"]["resolutions"]
+            for s in seeds_of("table3", "in1k")]
+    runs += [(f"in21k_{res}", m, "b", s) for m in T3["in21k"]["models"] for res in T3["in21k"]["resolutions"]
+             for s in seeds_of("table3", "in21k")]
     return runs
 
 
 def table3_evals():
-    return [f"{EVALS}/{run}/{model}.json" for run, model, _ in table3_runs()]
+    return [eval_json(run, model, seed) for run, model, _, seed in table3_runs()]
 
 
 def table4_runs():
+    """(run folder, model, seed) of every Table 4 cell."""
     t4 = config["tables"]["table4"]
-    return [(f"transfer_{d}", m) for m in t4["models"] for d in t4["datasets"]]
+    return [(f"transfer_{d}", m, s) for m in t4["models"] for d in t4["datasets"] for s in seeds_of("table4")]
+
+
+def table5_runs():
+    """(run folder, model, seed) of every Table 5 cell."""
+    return [("ade20k", m, s) for m in config["tables"]["table5"]["models"] for s in seeds_of("table5")]
 
 
 LAVIT = config["tables"]["lavit"]
@@ -271,27 +304,29 @@ validate_lavit()
 
 
 def lavit_runs():
-    """(run folder, model) of every LaViT-table cell: each model trained from scratch with LaViT's recipe."""
-    return [("lavit_224", m) for m in LAVIT["models"]]
+    """(run folder, model, seed) of every LaViT-table cell: each model trained from scratch with LaViT's recipe."""
+    return [("lavit_224", m, s) for m in LAVIT["models"] for s in seeds_of("lavit")]
 
 
 def dense_runs():
-    """(run folder, model) of every dense-prediction cell of LaViT's table: coco_1x/3x, ade20k_<head>."""
-    runs = [(f"coco_{s}", m) for s in DENSE_DET["schedules"] for m in DENSE_DET["models"]]
-    return runs + [(f"ade20k_{h}", m) for h in DENSE_SEG["heads"] for m in DENSE_SEG["models"]]
+    """(run folder, model, seed) of every dense-prediction cell of LaViT's table: coco_1x/3x, ade20k_<head>; the
+    seeds of LaViT's table (each from the backbone's ImageNet-1k run of the same seed)."""
+    seeds = seeds_of("lavit")
+    runs = [(f"coco_{sch}", m, s) for sch in DENSE_DET["schedules"] for m in DENSE_DET["models"] for s in seeds]
+    return runs + [(f"ade20k_{h}", m, s) for h in DENSE_SEG["heads"] for m in DENSE_SEG["models"] for s in seeds]
 
 
 def dense_dataset(run):
     return "coco" if run.startswith("coco_") else "ade20k"
 
 
-def dense_tags(run, model):
+def dense_tags(run, model, seed):
     return tags(table="lavit", half=run, row=model, stage=run, config=NAME,
-                resolution=dense_crop() if run.startswith("ade20k") else 800)
+                resolution=dense_crop() if run.startswith("ade20k") else 800, seed=seed)
 
 
 def lavit_evals():
-    return [f"{EVALS}/{run}/{model}.json" for run, model in lavit_runs() + dense_runs()]
+    return [eval_json(run, model, seed) for run, model, seed in lavit_runs() + dense_runs()]
 
 
 def all_models_used():
@@ -310,39 +345,37 @@ def training_plan():
     """Every training job the configured tables need, as data for the cost estimate."""
     jobs = {}
 
-    def add(run, stage, model, res):
+    def add(run, stage, model, res, seed):
         recipe = config["recipes"][STAGES[stage]["recipe"]]
-        jobs[f"{run}/{model}"] = dict(
-            job=f"{run}/{model}", stage=stage, model=model, arch=config["models"][model]["arch"],
+        job = f"{run}/{model}/seed{seed}"
+        jobs[job] = dict(
+            job=job, stage=stage, model=model, seed=seed, arch=config["models"][model]["arch"],
             args=config["models"][model].get("args", {}), img_size=pixels(res), resolution=res,
             dataset=STAGES[stage]["dataset"], recipe=recipe_file(stage), overrides=recipe.get("set", {}),
-            benchmark=f"{LOGS}/benchmarks/runs/{run}/{model}.tsv")
+            benchmark=f"{LOGS}/benchmarks/runs/{job}.tsv")
+        return jobs[job]
 
-    for run, model, half in table3_runs():
+    for run, model, half, seed in table3_runs():
         res = int(run.rsplit("_", 1)[1])
         if half == "a":
-            add("in1k_224", "pretrain_in1k", model, 224)
+            add("in1k_224", "pretrain_in1k", model, 224, seed)
             if res == 384:
-                add(run, "finetune_384", model, 384)
+                add(run, "finetune_384", model, 384, seed)
         else:
-            add("in21k_pretrain", "pretrain_in21k", model, 224)
-            add(run, "finetune_in21k", model, res)
-    for run, model in table4_runs():
-        add("in1k_224", "pretrain_in1k", model, 224)
-        add(run, "transfer", model, 224)
-        jobs[f"{run}/{model}"]["dataset"] = run.split("_", 1)[1]
-    for model in config["tables"]["table5"]["models"]:
-        add("in1k_224", "pretrain_in1k", model, 224)
-        add("ade20k", "segment", model, 512)
-    for run, model in lavit_runs():
-        add(run, "lavit_in1k", model, 224)
-        jobs[f"{run}/{model}"]["img_size"] = lavit_pixels()
-    for run, model in dense_runs():
-        add("lavit_224", "lavit_in1k", model, 224)
-        jobs[f"lavit_224/{model}"]["img_size"] = lavit_pixels()
+            add("in21k_pretrain", "pretrain_in21k", model, 224, seed)
+            add(run, "finetune_in21k", model, res, seed)
+    for run, model, seed in table4_runs():
+        add("in1k_224", "pretrain_in1k", model, 224, seed)
+        add(run, "transfer", model, 224, seed)["dataset"] = run.split("_", 1)[1]
+    for run, model, seed in table5_runs():
+        add("in1k_224", "pretrain_in1k", model, 224, seed)
+        add(run, "segment", model, 512, seed)
+    for run, model, seed in lavit_runs():
+        add(run, "lavit_in1k", model, 224, seed)["img_size"] = lavit_pixels()
+    for run, model, seed in dense_runs():
+        add("lavit_224", "lavit_in1k", model, 224, seed)["img_size"] = lavit_pixels()
         stage = f"detect_{run[5:]}" if run.startswith("coco_") else f"segment_{run[7:]}"
-        add(run, stage, model, 512)
-        jobs[f"{run}/{model}"]["img_size"] = dense_crop() if run.startswith("ade20k") else 800
+        add(run, stage, model, 512, seed)["img_size"] = dense_crop() if run.startswith("ade20k") else 800
     return list(jobs.values())
 
 
@@ -369,11 +402,16 @@ def config_json():
                                    "description": config["description"]}))
 
 
+def bench(kind, run, model, seed):
+    """A job's Snakemake benchmark file (kind: runs = training, eval = evaluation)."""
+    return f"{LOGS}/benchmarks/{kind}/{run}/{model}/seed{seed}.tsv"
+
+
 def table4_benchmarks():
     """Benchmark files of Table 4's jobs: the transfer runs, their evaluations, the pretraining they start from."""
     runs = table4_runs()
-    files = [f"{LOGS}/benchmarks/{kind}/{run}/{model}.tsv" for run, model in runs for kind in ("runs", "eval")]
-    files += [f"{LOGS}/benchmarks/runs/in1k_224/{model}.tsv" for model in sorted({m for _, m in runs})]
+    files = [bench(kind, run, model, seed) for run, model, seed in runs for kind in ("runs", "eval")]
+    files += [bench("runs", "in1k_224", model, seed) for _, model, seed in runs]
     if config["data"]["generate_demo"] and runs:
         files.append(f"{LOGS}/benchmarks/data/demo_data.tsv")
     return sorted(set(files))
@@ -381,10 +419,10 @@ def table4_benchmarks():
 
 def table5_benchmarks():
     """Benchmark files of Table 5's jobs: Segmenter runs, their evaluations, the pretraining they start from."""
-    models = config["tables"]["table5"]["models"]
-    files = [f"{LOGS}/benchmarks/{kind}/ade20k/{model}.tsv" for model in models for kind in ("runs", "eval")]
-    files += [f"{LOGS}/benchmarks/runs/in1k_224/{model}.tsv" for model in models]
-    if config["data"]["generate_demo"] and models:
+    runs = table5_runs()
+    files = [bench(kind, run, model, seed) for run, model, seed in runs for kind in ("runs", "eval")]
+    files += [bench("runs", "in1k_224", model, seed) for _, model, seed in runs]
+    if config["data"]["generate_demo"] and runs:
         files.append(f"{LOGS}/benchmarks/data/demo_data.tsv")
     return sorted(set(files))
 
@@ -392,12 +430,11 @@ def table5_benchmarks():
 def table3_benchmarks():
     """Benchmark files of every job Table 3 depends on: data, training, evaluation."""
     runs = table3_runs()
-    files = [f"{LOGS}/benchmarks/eval/{run}/{model}.tsv" for run, model, _ in runs]
-    files += [f"{LOGS}/benchmarks/runs/{run}/{model}.tsv" for run, model, _ in runs]
-    pretrained = sorted({model for run, model, _ in runs if run.startswith("in1k_384")})
-    files += [f"{LOGS}/benchmarks/runs/in1k_224/{model}.tsv" for model in pretrained]
-    in21k = sorted({model for run, model, _ in runs if run.startswith("in21k_")})
-    files += [f"{LOGS}/benchmarks/runs/in21k_pretrain/{model}.tsv" for model in in21k]
+    files = [bench("eval", run, model, seed) for run, model, _, seed in runs]
+    files += [bench("runs", run, model, seed) for run, model, _, seed in runs]
+    files += [bench("runs", "in1k_224", model, seed) for run, model, _, seed in runs if run.startswith("in1k_384")]
+    in21k = [(model, seed) for run, model, _, seed in runs if run.startswith("in21k_")]
+    files += [bench("runs", "in21k_pretrain", model, seed) for model, seed in in21k]
     if in21k:
         files.append(f"{LOGS}/benchmarks/data/clean_in21k.tsv")
     if config["data"]["generate_demo"] and runs:
@@ -406,34 +443,35 @@ def table3_benchmarks():
 
 
 def attention_pair():
-    """(EDIT run, DeiT III run) for the attention figures: the first of each family Table 3 trains."""
-    for run, _, _ in table3_runs():
+    """(run, EDIT model, DeiT III model, seed) for the attention figures: the first of each family Table 3
+    trains, on the first seed of that half."""
+    for run, _, half, _ in table3_runs():
         if run not in ("in1k_224", "in21k_224"):
             continue
-        models = [m for r, m, _ in table3_runs() if r == run]
+        models = [m for r, m, _, _ in table3_runs() if r == run]
         edit = next((m for m in models if config["models"][m]["arch"].startswith("edit_")), None)
         deit3 = next((m for m in models if config["models"][m]["arch"].startswith("deit3")), None)
         if edit and deit3:
-            return run, edit, deit3
+            return run, edit, deit3, seeds_of("table3", "in1k" if half == "a" else "in21k")[0]
     return None
 
 
-FIGURES_T3 = ["fig1_attention_sink.png", "fig4_top1_vs_flops.png", "fig5_attention_maps.png",
-              "table3_training_curves.png"] if attention_pair() else []
+FIGURES_T3 = ["fig1_attention_sink.png", "fig4_top1_vs_flops.png", "table3_paired_gains.png",
+              "fig5_attention_maps.png", "table3_training_curves.png"] if attention_pair() else []
 
 
 def table4_evals():
-    return [f"{EVALS}/{run}/{model}.json" for run, model in table4_runs()]
+    return [eval_json(run, model, seed) for run, model, seed in table4_runs()]
 
 
 def table5_evals():
-    return [f"{EVALS}/ade20k/{model}.json" for model in config["tables"]["table5"]["models"]]
+    return [eval_json(run, model, seed) for run, model, seed in table5_runs()]
 
 
 def lavit_benchmarks():
     """Benchmark files of the LaViT table's jobs: its trainings and evaluations, ImageNet-1k and dense."""
     runs = lavit_runs() + dense_runs()
-    files = [f"{LOGS}/benchmarks/{kind}/{run}/{model}.tsv" for run, model in runs for kind in ("runs", "eval")]
+    files = [bench(kind, run, model, seed) for run, model, seed in runs for kind in ("runs", "eval")]
     if config["data"]["generate_demo"] and runs:
         files.append(f"{LOGS}/benchmarks/data/demo_data.tsv")
     return sorted(set(files))
@@ -458,19 +496,19 @@ def table_benchmarks(wildcards):
 
 
 def saturation_models():
-    """(label, run folder, model) of the attention-saturation figure: the first LaViT and PVTv2 of LaViT's
-    table and, when Table 3 trains them, the EDIT and DeiT III of its attention figures."""
+    """(label, run folder, model, seed) of the attention-saturation figure: the first LaViT and PVTv2 of LaViT's
+    table (its first seed) and, when Table 3 trains them, the EDIT and DeiT III of its attention figures."""
     def arch(m):
         return config["models"][m]["arch"]
 
     chosen = []
     for family, prefix in (("LaViT", "lavit_"), ("PVTv2", "pvt_v2")):
-        model = next((m for _, m in lavit_runs() if arch(m).startswith(prefix)), None)
+        model = next((m for _, m, _ in lavit_runs() if arch(m).startswith(prefix)), None)
         if model:
-            chosen.append((family, "lavit_224", model))
+            chosen.append((family, "lavit_224", model, seeds_of("lavit")[0]))
     if chosen and attention_pair():
-        run, edit, deit3 = attention_pair()
-        chosen = [("DeiT III", run, deit3), ("EDIT", run, edit)] + chosen
+        run, edit, deit3, seed = attention_pair()
+        chosen = [("DeiT III", run, deit3, seed), ("EDIT", run, edit, seed)] + chosen
     return chosen
 
 
@@ -493,16 +531,16 @@ def report_extra_args(wildcards, input):
 
 
 # -- the one `evaluate` rule: {RUNS}/{run}/{model}/model.pth -> {EVALS}/{run}/{model}.json -------------
-def imagenet1k_eval_tags(run, model):
+def imagenet1k_eval_tags(run, model, seed):
     stage, res = run.rsplit("_", 1)
     if stage == "lavit":
-        return tags(table="lavit", row=model, resolution=res, stage=run, config=NAME)
+        return tags(table="lavit", row=model, resolution=res, stage=run, config=NAME, seed=seed)
     half = {"in1k": "a", "in21k": "b"}[stage]
-    return tags(table="table3", half=half, row=model, resolution=res, stage=run, config=NAME)
+    return tags(table="table3", half=half, row=model, resolution=res, stage=run, config=NAME, seed=seed)
 
 
 # Each kind of run folder the tables evaluate: its run names (a regex), the tags of the cell its JSON fills
-# (run, model -> --tag flags), the dataset it is scored on (run -> name), whether the job waits for that data
+# (run, model, seed -> --tag flags), the dataset it is scored on (run -> name), whether the job waits for that data
 # (`waits`: its data_ready among the inputs; Tables 4 and 5 have it through their training job only) and
 # whether it names dataset and root to `editrepro evaluate` (`names`; otherwise the checkpoint's own, the
 # training job's). A new table's runs are one more entry here, not a new rule; the Slurm profile's `evaluate`
@@ -513,13 +551,13 @@ EVALUATIONS = {
                        reads=lambda run: "imagenet1k", waits=True, names=True),
     # Table 4: the transfer dataset's test split (the readers' "val")
     "transfer": dict(runs=rf"transfer_({TRANSFER_DATASETS})",
-                     tags=lambda run, model: tags(table="table4", row=model, column=run.split("_", 1)[1],
-                                                  resolution=224, stage="transfer", config=NAME),
+                     tags=lambda run, model, seed: tags(table="table4", row=model, column=run.split("_", 1)[1],
+                                                        resolution=224, stage="transfer", config=NAME, seed=seed),
                      reads=lambda run: run.split("_", 1)[1], waits=False, names=False),
     # Table 5: Segmenter on ADE20K val, single- and multi-scale mIoU
     "segment": dict(runs=r"ade20k",
-                    tags=lambda run, model: tags(table="table5", row=model, resolution=512, stage="segment",
-                                                 config=NAME),
+                    tags=lambda run, model, seed: tags(table="table5", row=model, resolution=512,
+                                                       stage="segment", config=NAME, seed=seed),
                     reads=lambda run: "ade20k", waits=False, names=False),
     # LaViT's dense tables: COCOeval box AP of RetinaNet, single- and multi-scale mIoU of Semantic FPN and UperNet
     "dense": dict(runs=rf"coco_({SCHEDULES})|ade20k_({DENSE_HEADS})", tags=dense_tags, reads=dense_dataset,
@@ -534,7 +572,7 @@ def evaluation(run):
 
 
 def eval_tags(wildcards):
-    return evaluation(wildcards.run)["tags"](wildcards.run, wildcards.model)
+    return evaluation(wildcards.run)["tags"](wildcards.run, wildcards.model, wildcards.seed)
 
 
 def eval_data(wildcards):
@@ -543,8 +581,17 @@ def eval_data(wildcards):
 
 
 def eval_args(wildcards, input):
-    """What it is scored on: the dataset and its root where the run names them, and the split."""
+    """What it is scored on: the dataset and its root where the run names them, and the split; ImageNet-1k's
+    also ImageNet-V2 and ReaL where the config gives them."""
     spec = evaluation(wildcards.run)
     name = spec["reads"](wildcards.run)
     named = f"--dataset {name} --data-root {data_root_of(name, input)} " if spec["names"] else ""
-    return named + "--split val"
+    extra = imagenet1k_extra_args(input) if spec is EVALUATIONS["imagenet1k"] else ""
+    return f"{named}--split val{extra}"
+
+
+def imagenet1k_extra_args(input):
+    """`--imagenet-v2 DIR --real-labels FILE` for data.imagenet_v2 / data.imagenet_real_labels where set (relative to
+    data.root, or the demo's); not inputs, like every external dataset: a missing one fails the job naming it."""
+    flags = {"imagenet_v2": "--imagenet-v2", "imagenet_real_labels": "--real-labels"}
+    return "".join(f" {flag} {data_root_of(key, input)}" for key, flag in flags.items() if config["data"].get(key))

@@ -8,10 +8,10 @@ rule detect:
     input:
         recipe=lambda wildcards: recipe_file(f"detect_{wildcards.schedule}"),
         data=data_ready("coco"),
-        init=f"{RUNS}/lavit_224/{{model}}/model.pth",
+        init=f"{RUNS}/lavit_224/{{model}}/seed{{seed}}/model.pth",
     output:
-        weights=f"{RUNS}/coco_{{schedule}}/{{model}}/model.pth",
-        metrics=f"{RUNS}/coco_{{schedule}}/{{model}}/metrics.json",
+        weights=f"{RUNS}/coco_{{schedule}}/{{model}}/seed{{seed}}/model.pth",
+        metrics=f"{RUNS}/coco_{{schedule}}/{{model}}/seed{{seed}}/metrics.json",
     params:
         launch=launcher,
         sets=lambda wildcards: recipe_overrides(f"detect_{wildcards.schedule}"),
@@ -24,16 +24,16 @@ rule detect:
         outdir=lambda wildcards, output: Path(output.weights).parent,
         compute=compute_args(),
         experiment="lavit",
-        run_name=lambda wildcards: f"{NAME}/coco_{wildcards.schedule}/{wildcards.model}",
-        tags=lambda wildcards: dense_tags(f"coco_{wildcards.schedule}", wildcards.model),
+        run_name=lambda wildcards: f"{NAME}/coco_{wildcards.schedule}/{wildcards.model}/seed{wildcards.seed}",
+        tags=lambda wildcards: dense_tags(f"coco_{wildcards.schedule}", wildcards.model, wildcards.seed),
     resources:
         gpu=0,
         slurm_partition=cluster_resource("partition"),
         slurm_account=cluster_resource("account"),
     log:
-        f"{LOGS}/detect/coco_{{schedule}}/{{model}}.log",
+        f"{LOGS}/detect/coco_{{schedule}}/{{model}}/seed{{seed}}.log",
     benchmark:
-        f"{LOGS}/benchmarks/runs/coco_{{schedule}}/{{model}}.tsv"
+        f"{LOGS}/benchmarks/runs/coco_{{schedule}}/{{model}}/seed{{seed}}.tsv"
     conda:
         ENV
     shell:
@@ -44,10 +44,10 @@ rule segment_dense:
     input:
         recipe=lambda wildcards: recipe_file(f"segment_{wildcards.head}"),
         data=data_ready("ade20k"),
-        init=f"{RUNS}/lavit_224/{{model}}/model.pth",
+        init=f"{RUNS}/lavit_224/{{model}}/seed{{seed}}/model.pth",
     output:
-        weights=f"{RUNS}/ade20k_{{head}}/{{model}}/model.pth",
-        metrics=f"{RUNS}/ade20k_{{head}}/{{model}}/metrics.json",
+        weights=f"{RUNS}/ade20k_{{head}}/{{model}}/seed{{seed}}/model.pth",
+        metrics=f"{RUNS}/ade20k_{{head}}/{{model}}/seed{{seed}}/metrics.json",
     params:
         launch=launcher,
         sets=lambda wildcards: recipe_overrides(f"segment_{wildcards.head}"),
@@ -60,16 +60,16 @@ rule segment_dense:
         outdir=lambda wildcards, output: Path(output.weights).parent,
         compute=compute_args(),
         experiment="lavit",
-        run_name=lambda wildcards: f"{NAME}/ade20k_{wildcards.head}/{wildcards.model}",
-        tags=lambda wildcards: dense_tags(f"ade20k_{wildcards.head}", wildcards.model),
+        run_name=lambda wildcards: f"{NAME}/ade20k_{wildcards.head}/{wildcards.model}/seed{wildcards.seed}",
+        tags=lambda wildcards: dense_tags(f"ade20k_{wildcards.head}", wildcards.model, wildcards.seed),
     resources:
         gpu=0,
         slurm_partition=cluster_resource("partition"),
         slurm_account=cluster_resource("account"),
     log:
-        f"{LOGS}/segment_dense/ade20k_{{head}}/{{model}}.log",
+        f"{LOGS}/segment_dense/ade20k_{{head}}/{{model}}/seed{{seed}}.log",
     benchmark:
-        f"{LOGS}/benchmarks/runs/ade20k_{{head}}/{{model}}.tsv"
+        f"{LOGS}/benchmarks/runs/ade20k_{{head}}/{{model}}/seed{{seed}}.tsv"
     conda:
         ENV
     shell:

@@ -7,10 +7,10 @@
 
 rule evaluate:
     input:
-        weights=f"{RUNS}/{{run}}/{{model}}/model.pth",
+        weights=f"{RUNS}/{{run}}/{{model}}/seed{{seed}}/model.pth",
         data=eval_data,
     output:
-        f"{EVALS}/{{run}}/{{model}}.json",
+        f"{EVALS}/{{run}}/{{model}}/seed{{seed}}.json",
     params:
         data=eval_args,
         tags=eval_tags,
@@ -22,9 +22,9 @@ rule evaluate:
         slurm_partition=cluster_resource("partition"),
         slurm_account=cluster_resource("account"),
     log:
-        f"{LOGS}/evaluate/{{run}}/{{model}}.log",
+        f"{LOGS}/evaluate/{{run}}/{{model}}/seed{{seed}}.log",
     benchmark:
-        f"{LOGS}/benchmarks/eval/{{run}}/{{model}}.tsv"
+        f"{LOGS}/benchmarks/eval/{{run}}/{{model}}/seed{{seed}}.tsv"
     conda:
         ENV
     shell:

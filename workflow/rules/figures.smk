@@ -6,8 +6,8 @@ rule figures_table3:
     input:
         cells=f"{RESULTS}/table3.parquet",
         table1="results/table1.parquet",
-        edit=lambda wildcards: f"{RUNS}/{attention_pair()[0]}/{attention_pair()[1]}/model.pth",
-        deit3=lambda wildcards: f"{RUNS}/{attention_pair()[0]}/{attention_pair()[2]}/model.pth",
+        edit=lambda wildcards: f"{run_dir(attention_pair()[0], attention_pair()[1], attention_pair()[3])}/model.pth",
+        deit3=lambda wildcards: f"{run_dir(attention_pair()[0], attention_pair()[2], attention_pair()[3])}/model.pth",
         data=data_ready("imagenet1k"),
     output:
         [
@@ -17,7 +17,7 @@ rule figures_table3:
     params:
         config=config_json(),
         data_root=data_root("imagenet1k"),
-        runs=" ".join(sorted({f"{RUNS}/{run}/{model}" for run, model, _ in table3_runs()})),
+        runs=" ".join(sorted({run_dir(run, model, seed) for run, model, _, seed in table3_runs()})),
         out_dir=lambda wildcards, output: Path(output[0]).parent,
     log:
         f"{LOGS}/figures_table3.log",

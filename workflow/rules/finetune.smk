@@ -6,10 +6,10 @@ rule finetune_384:
     input:
         recipe=recipe_file("finetune_384"),
         data=data_ready("imagenet1k"),
-        init=f"{RUNS}/in1k_224/{{model}}/model.pth",
+        init=f"{RUNS}/in1k_224/{{model}}/seed{{seed}}/model.pth",
     output:
-        weights=f"{RUNS}/in1k_384/{{model}}/model.pth",
-        metrics=f"{RUNS}/in1k_384/{{model}}/metrics.json",
+        weights=f"{RUNS}/in1k_384/{{model}}/seed{{seed}}/model.pth",
+        metrics=f"{RUNS}/in1k_384/{{model}}/seed{{seed}}/metrics.json",
     params:
         launch=launcher,
         sets=recipe_overrides("finetune_384"),
@@ -22,17 +22,17 @@ rule finetune_384:
         outdir=lambda wildcards, output: Path(output.weights).parent,
         compute=compute_args(),
         experiment="table3",
-        run_name=lambda wildcards: f"{NAME}/in1k_384/{wildcards.model}",
+        run_name=lambda wildcards: f"{NAME}/in1k_384/{wildcards.model}/seed{wildcards.seed}",
         tags=lambda wildcards: tags(table="table3", row=wildcards.model, stage="finetune_384", resolution=384,
-                                    config=NAME),
+                                    config=NAME, seed=wildcards.seed),
     resources:
         gpu=0,
         slurm_partition=cluster_resource("partition"),
         slurm_account=cluster_resource("account"),
     log:
-        f"{LOGS}/finetune_384/{{model}}.log",
+        f"{LOGS}/finetune_384/{{model}}/seed{{seed}}.log",
     benchmark:
-        f"{LOGS}/benchmarks/runs/in1k_384/{{model}}.tsv"
+        f"{LOGS}/benchmarks/runs/in1k_384/{{model}}/seed{{seed}}.tsv"
     conda:
         ENV
     shell:
@@ -43,10 +43,10 @@ rule finetune_in21k:
     input:
         recipe=recipe_file("finetune_in21k"),
         data=data_ready("imagenet1k"),
-        init=f"{RUNS}/in21k_pretrain/{{model}}/model.pth",
+        init=f"{RUNS}/in21k_pretrain/{{model}}/seed{{seed}}/model.pth",
     output:
-        weights=f"{RUNS}/in21k_{{res}}/{{model}}/model.pth",
-        metrics=f"{RUNS}/in21k_{{res}}/{{model}}/metrics.json",
+        weights=f"{RUNS}/in21k_{{res}}/{{model}}/seed{{seed}}/model.pth",
+        metrics=f"{RUNS}/in21k_{{res}}/{{model}}/seed{{seed}}/metrics.json",
     params:
         launch=launcher,
         sets=recipe_overrides("finetune_in21k"),
@@ -59,17 +59,17 @@ rule finetune_in21k:
         outdir=lambda wildcards, output: Path(output.weights).parent,
         compute=compute_args(),
         experiment="table3",
-        run_name=lambda wildcards: f"{NAME}/in21k_{wildcards.res}/{wildcards.model}",
+        run_name=lambda wildcards: f"{NAME}/in21k_{wildcards.res}/{wildcards.model}/seed{wildcards.seed}",
         tags=lambda wildcards: tags(table="table3", row=wildcards.model, stage="finetune_in21k",
-                                    resolution=wildcards.res, config=NAME),
+                                    resolution=wildcards.res, config=NAME, seed=wildcards.seed),
     resources:
         gpu=0,
         slurm_partition=cluster_resource("partition"),
         slurm_account=cluster_resource("account"),
     log:
-        f"{LOGS}/finetune_in21k/{{res}}/{{model}}.log",
+        f"{LOGS}/finetune_in21k/{{res}}/{{model}}/seed{{seed}}.log",
     benchmark:
-        f"{LOGS}/benchmarks/runs/in21k_{{res}}/{{model}}.tsv"
+        f"{LOGS}/benchmarks/runs/in21k_{{res}}/{{model}}/seed{{seed}}.tsv"
     conda:
         ENV
     shell:

@@ -8,8 +8,8 @@ rule train_lavit:
         recipe=recipe_file("lavit_in1k"),
         data=data_ready("imagenet1k"),
     output:
-        weights=f"{RUNS}/lavit_224/{{model}}/model.pth",
-        metrics=f"{RUNS}/lavit_224/{{model}}/metrics.json",
+        weights=f"{RUNS}/lavit_224/{{model}}/seed{{seed}}/model.pth",
+        metrics=f"{RUNS}/lavit_224/{{model}}/seed{{seed}}/metrics.json",
     params:
         launch=launcher,
         sets=recipe_overrides("lavit_in1k"),
@@ -22,17 +22,17 @@ rule train_lavit:
         outdir=lambda wildcards, output: Path(output.weights).parent,
         compute=compute_args(),
         experiment="lavit",
-        run_name=lambda wildcards: f"{NAME}/lavit_224/{wildcards.model}",
+        run_name=lambda wildcards: f"{NAME}/lavit_224/{wildcards.model}/seed{wildcards.seed}",
         tags=lambda wildcards: tags(table="lavit", row=wildcards.model, stage="lavit_in1k", resolution=224,
-                                    config=NAME),
+                                    config=NAME, seed=wildcards.seed),
     resources:
         gpu=0,
         slurm_partition=cluster_resource("partition"),
         slurm_account=cluster_resource("account"),
     log:
-        f"{LOGS}/train_lavit/{{model}}.log",
+        f"{LOGS}/train_lavit/{{model}}/seed{{seed}}.log",
     benchmark:
-        f"{LOGS}/benchmarks/runs/lavit_224/{{model}}.tsv"
+        f"{LOGS}/benchmarks/runs/lavit_224/{{model}}/seed{{seed}}.tsv"
     conda:
         ENV
     shell:
@@ -41,12 +41,12 @@ rule train_lavit:
 
 rule figures_lavit:
     input:
-        weights=[f"{RUNS}/{run}/{model}/model.pth" for _, run, model in saturation_models()],
+        weights=[f"{run_dir(run, model, seed)}/model.pth" for _, run, model, seed in saturation_models()],
         data=data_ready("imagenet1k"),
     output:
         report(SATURATION_FIGURE, caption="../report/figures.rst", category="Figures"),
     params:
-        labels=" ".join(shlex.quote(f"{label} ({model})") for label, _, model in saturation_models()),
+        labels=" ".join(shlex.quote(f"{label} ({model})") for label, _, model, _ in saturation_models()),
         data_root=data_root("imagenet1k"),
         config=config_json(),
     log:

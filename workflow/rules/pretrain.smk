@@ -6,8 +6,8 @@ rule pretrain_in1k:
         recipe=recipe_file("pretrain_in1k"),
         data=data_ready("imagenet1k"),
     output:
-        weights=f"{RUNS}/in1k_224/{{model}}/model.pth",
-        metrics=f"{RUNS}/in1k_224/{{model}}/metrics.json",
+        weights=f"{RUNS}/in1k_224/{{model}}/seed{{seed}}/model.pth",
+        metrics=f"{RUNS}/in1k_224/{{model}}/seed{{seed}}/metrics.json",
     params:
         launch=launcher,
         sets=recipe_overrides("pretrain_in1k"),
@@ -20,17 +20,17 @@ rule pretrain_in1k:
         outdir=lambda wildcards, output: Path(output.weights).parent,
         compute=compute_args(),
         experiment="table3",
-        run_name=lambda wildcards: f"{NAME}/in1k_224/{wildcards.model}",
+        run_name=lambda wildcards: f"{NAME}/in1k_224/{wildcards.model}/seed{wildcards.seed}",
         tags=lambda wildcards: tags(table="table3", row=wildcards.model, stage="pretrain_in1k", resolution=224,
-                                    config=NAME),
+                                    config=NAME, seed=wildcards.seed),
     resources:
         gpu=0,
         slurm_partition=cluster_resource("partition"),
         slurm_account=cluster_resource("account"),
     log:
-        f"{LOGS}/pretrain_in1k/{{model}}.log",
+        f"{LOGS}/pretrain_in1k/{{model}}/seed{{seed}}.log",
     benchmark:
-        f"{LOGS}/benchmarks/runs/in1k_224/{{model}}.tsv"
+        f"{LOGS}/benchmarks/runs/in1k_224/{{model}}/seed{{seed}}.tsv"
     conda:
         ENV
     shell:
@@ -42,8 +42,8 @@ rule pretrain_in21k:
         recipe=recipe_file("pretrain_in21k"),
         data=data_ready("imagenet21k"),
     output:
-        weights=f"{RUNS}/in21k_pretrain/{{model}}/model.pth",
-        metrics=f"{RUNS}/in21k_pretrain/{{model}}/metrics.json",
+        weights=f"{RUNS}/in21k_pretrain/{{model}}/seed{{seed}}/model.pth",
+        metrics=f"{RUNS}/in21k_pretrain/{{model}}/seed{{seed}}/metrics.json",
     params:
         launch=launcher,
         sets=recipe_overrides("pretrain_in21k"),
@@ -56,17 +56,17 @@ rule pretrain_in21k:
         outdir=lambda wildcards, output: Path(output.weights).parent,
         compute=compute_args(),
         experiment="table3",
-        run_name=lambda wildcards: f"{NAME}/in21k_pretrain/{wildcards.model}",
+        run_name=lambda wildcards: f"{NAME}/in21k_pretrain/{wildcards.model}/seed{wildcards.seed}",
         tags=lambda wildcards: tags(table="table3", row=wildcards.model, stage="pretrain_in21k", resolution=224,
-                                    config=NAME),
+                                    config=NAME, seed=wildcards.seed),
     resources:
         gpu=0,
         slurm_partition=cluster_resource("partition"),
         slurm_account=cluster_resource("account"),
     log:
-        f"{LOGS}/pretrain_in21k/{{model}}.log",
+        f"{LOGS}/pretrain_in21k/{{model}}/seed{{seed}}.log",
     benchmark:
-        f"{LOGS}/benchmarks/runs/in21k_pretrain/{{model}}.tsv"
+        f"{LOGS}/benchmarks/runs/in21k_pretrain/{{model}}/seed{{seed}}.tsv"
     conda:
         ENV
     shell:

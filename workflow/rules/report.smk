@@ -24,6 +24,7 @@ rule report:
         table1="reports/table1.md",
         figures=[f"reports/figures/{name}" for name in FIGURES_T3] + ([SATURATION_FIGURE] if saturation_models() else []),
         jobs=[f"{RESULTS}/{t}_jobs.parquet" for t in TABLES],
+        pages=ATTENTION_REPORTS,
     output:
         report("reports/report.md", caption="../report/report.rst", category="Report"),
     params:
@@ -34,4 +35,5 @@ rule report:
         ENV
     shell:
         "editrepro report --table all --config {params.config} --results {input.results} "
-        "--table1-report {input.table1} --figures {input.figures} --jobs {input.jobs} --out {output} > {log} 2>&1"
+        "--table1-report {input.table1} --figures {input.figures} --jobs {input.jobs} --pages {input.pages} "
+        "--out {output} > {log} 2>&1"

@@ -7,10 +7,10 @@ rule segment:
     input:
         recipe=recipe_file("segment"),
         data=data_ready("ade20k"),
-        init=f"{RUNS}/in1k_224/{{model}}/model.pth",
+        init=f"{RUNS}/in1k_224/{{model}}/seed{{seed}}/model.pth",
     output:
-        weights=f"{RUNS}/ade20k/{{model}}/model.pth",
-        metrics=f"{RUNS}/ade20k/{{model}}/metrics.json",
+        weights=f"{RUNS}/ade20k/{{model}}/seed{{seed}}/model.pth",
+        metrics=f"{RUNS}/ade20k/{{model}}/seed{{seed}}/metrics.json",
     params:
         launch=launcher,
         sets=recipe_overrides("segment"),
@@ -23,16 +23,17 @@ rule segment:
         outdir=lambda wildcards, output: Path(output.weights).parent,
         compute=compute_args(),
         experiment="table5",
-        run_name=lambda wildcards: f"{NAME}/ade20k/{wildcards.model}",
-        tags=lambda wildcards: tags(table="table5", row=wildcards.model, stage="segment", resolution=512, config=NAME),
+        run_name=lambda wildcards: f"{NAME}/ade20k/{wildcards.model}/seed{wildcards.seed}",
+        tags=lambda wildcards: tags(table="table5", row=wildcards.model, stage="segment", resolution=512, config=NAME,
+                                    seed=wildcards.seed),
     resources:
         gpu=0,
         slurm_partition=cluster_resource("partition"),
         slurm_account=cluster_resource("account"),
     log:
-        f"{LOGS}/segment/{{model}}.log",
+        f"{LOGS}/segment/{{model}}/seed{{seed}}.log",
     benchmark:
-        f"{LOGS}/benchmarks/runs/ade20k/{{model}}.tsv"
+        f"{LOGS}/benchmarks/runs/ade20k/{{model}}/seed{{seed}}.tsv"
     conda:
         ENV
     shell:

@@ -7,10 +7,10 @@ rule transfer:
     input:
         recipe=recipe_file("transfer"),
         data=data_ready("transfer"),
-        init=f"{RUNS}/in1k_224/{{model}}/model.pth",
+        init=f"{RUNS}/in1k_224/{{model}}/seed{{seed}}/model.pth",
     output:
-        weights=f"{RUNS}/transfer_{{dataset}}/{{model}}/model.pth",
-        metrics=f"{RUNS}/transfer_{{dataset}}/{{model}}/metrics.json",
+        weights=f"{RUNS}/transfer_{{dataset}}/{{model}}/seed{{seed}}/model.pth",
+        metrics=f"{RUNS}/transfer_{{dataset}}/{{model}}/seed{{seed}}/metrics.json",
     params:
         launch=launcher,
         sets=recipe_overrides("transfer"),
@@ -23,17 +23,17 @@ rule transfer:
         outdir=lambda wildcards, output: Path(output.weights).parent,
         compute=compute_args(),
         experiment="table4",
-        run_name=lambda wildcards: f"{NAME}/transfer_{wildcards.dataset}/{wildcards.model}",
+        run_name=lambda wildcards: f"{NAME}/transfer_{wildcards.dataset}/{wildcards.model}/seed{wildcards.seed}",
         tags=lambda wildcards: tags(table="table4", row=wildcards.model, column=wildcards.dataset,
-                                    stage="transfer", resolution=224, config=NAME),
+                                    stage="transfer", resolution=224, config=NAME, seed=wildcards.seed),
     resources:
         gpu=0,
         slurm_partition=cluster_resource("partition"),
         slurm_account=cluster_resource("account"),
     log:
-        f"{LOGS}/transfer/{{dataset}}/{{model}}.log",
+        f"{LOGS}/transfer/{{dataset}}/{{model}}/seed{{seed}}.log",
     benchmark:
-        f"{LOGS}/benchmarks/runs/transfer_{{dataset}}/{{model}}.tsv"
+        f"{LOGS}/benchmarks/runs/transfer_{{dataset}}/{{model}}/seed{{seed}}.tsv"
     conda:
         ENV
     shell:

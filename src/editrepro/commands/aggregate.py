@@ -16,6 +16,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--paper-tables", default=None)
     p.add_argument("--out", required=True, help="cells parquet")
     p.add_argument("--jobs-out", help="jobs parquet")
+    p.add_argument("--no-tracking", action="store_true",
+                   help="do not create the cells' parent runs in MLflow (the seeds' runs nested under them)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..fileio import atomic_path
     from ..reporting.paper import load_paper_tables
-    from ..reporting.results import COLLECTORS, collect_jobs
+    from ..reporting.results import COLLECTORS, collect_jobs, summarize_cells
 
     config = json.loads(args.config)
     if args.table == "all":
@@ -45,5 +47,13 @@ def run(args: argparse.Namespace) -> int:
     for frame, path in ((cells, args.out), (jobs, args.jobs_out)):
         with atomic_path(path) as tmp:
             frame.to_parquet(tmp, index=False)
-    print(f"wrote {args.out} ({len(cells)} cells) and {args.jobs_out} ({len(jobs)} jobs)")
+    summary = summarize_cells(cells)
+    print(f"wrote {args.out} ({len(summary)} cells, {len(cells)} rows: one per seed) and {args.jobs_out} "
+          f"({len(jobs)} jobs)")
+    if not args.no_tracking:
+        from ..tracking.cell_runs import nest_seed_runs
+
+        parents = nest_seed_runs(summary)
+        if parents:
+            print(f"MLflow: {len(parents)} cell runs with their seeds' runs nested under them")
     return 0

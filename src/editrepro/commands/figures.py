@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         figures.attention_sink(deit3, edit, images, out / "fig1_attention_sink.png", labels, note),
         figures.top1_vs_flops(pd.read_parquet(args.cells), pd.read_parquet(args.table1),
                               out / "fig4_top1_vs_flops.png", note),
+        figures.paired_gains(pd.read_parquet(args.cells), out / "table3_paired_gains.png", note),
         figures.attention_maps(edit, images[:args.images], out / "fig5_attention_maps.png",
                                IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, note),
         figures.training_curves(out / "table3_training_curves.png", args.experiment, config["name"], args.runs,

@@ -13,6 +13,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--table1", help="results/table1.parquet (measured params and FLOPs)")
     p.add_argument("--table1-report", help="with --table all: reports/table1.md, embedded as a section")
     p.add_argument("--figures", nargs="*", default=[], help="PNGs to show (paths as given, linked relative to --out)")
+    p.add_argument("--pages", nargs="*", default=[],
+                   help="with --table all: other generated pages (reports/attention_sink.md, ...), embedded as sections")
     p.add_argument("--out", required=True)
 
 
@@ -25,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from ..provenance import git_commit
     from ..reporting.tables import render_page
 
-    cells = pd.read_parquet(args.results)
+    cells = pd.read_parquet(args.results)   # one row per seed: the renderers summarise it
     jobs = None
     if args.jobs:    # the tables share jobs (Tables 4 and 5 start from Table 3's pretraining): each once
         jobs = pd.concat([pd.read_parquet(j) for j in args.jobs], ignore_index=True)
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         from ..reporting.report import render_report
 
         text = render_report(cells, json.loads(args.config), Path(args.table1_report).read_text(), figures,
-                             jobs=jobs, commit=git_commit())
+                             jobs=jobs, commit=git_commit(), pages=[Path(p).read_text() for p in args.pages])
         atomic_write_text(args.out, text)
         print(f"wrote {args.out}")
         return 0

@@ -3,7 +3,15 @@
 ``generate_demo_data(root)`` (or ``editrepro demo-data --out data/demo``) writes::
 
     root/
-        imagenet1k/{train,val}/n0XXXXXXX/*.JPEG   10 classes, 60 + 20 images each
+        imagenet1k/{train,val}/n0XXXXXXX/*.JPEG   10 classes, 60 + 20 images each; val images are
+                                                   ILSVRC2012_val_00000001.JPEG .. _00000200 (numbers
+                                                   dealt across classes, as the real ones are; ReaL's
+                                                   entries follow the numbers)
+        imagenet1k/real.json                       ImageNet-ReaL labels of that val set (one list
+                                                   per image number: some empty, some multi-label,
+                                                   some without the original label)
+        imagenetv2-matched-frequency-format-val/   ImageNet-V2 stand-in: class-index folders 0..9
+                                                   of 10 images each (<sha1>.jpeg, as released)
         imagenet21k/n0XXXXXXX/*.JPEG              30 synsets of 8..40 images: the raw tree
                                                    that the ImageNet-21k cleaning reads
         cifar-10-batches-py/                       data_batch_1..5, test_batch, batches.meta
@@ -78,16 +86,16 @@ from ..fileio import atomic_write_text
 from .synthetic import class_style, render_image, render_objects, render_scene
 
 __all__ = ["DemoSizes", "generate_demo_data", "demo_roots", "ade20k_demo_ids", "coco_demo_ids",
-           "DEMO_VERSION", "COCO_CATEGORIES"]
+           "demo_real_labels", "DEMO_VERSION", "COCO_CATEGORIES"]
 
 log = logging.getLogger(__name__)
 
-DEMO_VERSION = 2  # bump whenever the generator's output changes, so old sets are rewritten
+DEMO_VERSION = 3  # bump whenever the generator's output changes, so old sets are rewritten
 JPEG_QUALITY = 90
 
 # stable, non-seeded numbers per dataset, so a seed changes pixels but never names or counts
 _SALT = {"imagenet1k": 1, "imagenet21k": 2, "cifar10": 3, "cifar100": 4, "flowers102": 5, "dtd": 6,
-         "caltech256": 7, "ade20k": 8, "coco": 9}
+         "caltech256": 7, "ade20k": 8, "coco": 9, "imagenet_v2": 10}
 
 
 # real class names where the demo set keeps them
@@ -125,6 +133,7 @@ class DemoSizes:
     imagenet1k_classes: int = 10
     imagenet1k_train_per_class: int = 60
     imagenet1k_val_per_class: int = 20
+    imagenet_v2_per_class: int = 10  # as ImageNet-V2 matched frequency: 10 per class
     # ImageNet-21k-like raw tree, scaled down 25x: threshold 500 -> 20, validation 50 -> 2
     imagenet21k_class_sizes: tuple[int, ...] = (
         31, 8, 20, 40, 19, 21, 12, 25, 20, 33, 16, 22, 10, 28, 21, 38, 20, 18, 35, 14,
@@ -213,8 +222,15 @@ def _synsets(n: int, first: int, step: int) -> list[str]:
 
 # ------------------------------------------------------------------------------------ writers
 
+def _val_numbers(z: DemoSizes) -> np.ndarray:
+    """The ``ILSVRC2012_val_%08d`` number of val image ``j`` of class ``k`` (index ``k * per_class + j``): 1..N
+    dealt across the classes in a fixed order, as the real numbers are (synset-folder order is not number order)."""
+    return _stable_permutation(z.imagenet1k_classes * z.imagenet1k_val_per_class, "imagenet1k", "val") + 1
+
+
 def _write_imagenet1k(out: Path, seed: int, z: DemoSizes) -> None:
     synsets = _synsets(z.imagenet1k_classes, 1440764, 104729)
+    numbers = _val_numbers(z)
     for split, per_class, offset in (("train", z.imagenet1k_train_per_class, 0),
                                      ("val", z.imagenet1k_val_per_class, 10_000)):
         for k, syn in enumerate(synsets):
@@ -225,10 +241,35 @@ def _write_imagenet1k(out: Path, seed: int, z: DemoSizes) -> None:
                 if split == "train":
                     name = f"{syn}_{j + 1}.JPEG"
                 else:
-                    name = f"ILSVRC2012_val_{k * per_class + j + 1:08d}.JPEG"
+                    name = f"ILSVRC2012_val_{numbers[k * per_class + j]:08d}.JPEG"
                 gray = (split, k, j) == ("train", 0, 0)  # one grayscale JPEG, as the real set has
                 image = _image(_rng(seed, "imagenet1k", k, offset + j), z.image_size, style)
                 _save_jpeg(image, d / name, "L" if gray else None)
+    (out / "real.json").write_text(json.dumps(demo_real_labels(z)))
+
+
+def demo_real_labels(z: DemoSizes) -> list[list[int]]:
+    """The demo's ImageNet-ReaL labels: entry ``i`` for val image number ``i + 1``. Fixed by the sizes alone:
+    of each class's val images (``j = 0, 1, ...`` as generated), every 10th from the 3rd has no label (ReaL leaves some
+    unlabelled), from the 7th two (its class and the next), from the 9th only the next class (the original
+    label judged wrong); the rest their own class."""
+    n, per_class = z.imagenet1k_classes, z.imagenet1k_val_per_class
+    labels: list[list[int]] = [[] for _ in range(n * per_class)]
+    for index, number in enumerate(_val_numbers(z).tolist()):
+        k, j = divmod(index, per_class)
+        labels[number - 1] = {3: [], 7: sorted({k, (k + 1) % n}), 9: [(k + 1) % n]}.get((j + 1) % 10, [k])
+    return labels
+
+
+def _write_imagenet_v2(out: Path, seed: int, z: DemoSizes) -> None:
+    """ImageNet-V2's layout: folder ``k`` (the class index, not a synset) of images of demo class ``k``."""
+    n = z.imagenet1k_classes
+    for k in range(n):
+        d = out / str(k)
+        d.mkdir()
+        for j in range(z.imagenet_v2_per_class):
+            image = _image(_rng(seed, "imagenet_v2", k, j), z.image_size, class_style(k, n))
+            _save_jpeg(image, d / f"{hashlib.sha1(repr(('imagenet_v2', k, j)).encode()).hexdigest()}.jpeg")
 
 
 def _write_imagenet21k(out: Path, seed: int, z: DemoSizes) -> None:
@@ -437,7 +478,7 @@ def _write_coco(out: Path, seed: int, z: DemoSizes) -> None:
 
 # name -> (folder it owns under the demo root, writer, build_dataset's root relative to the demo
 # root)
-_SETS: dict[str, tuple[str, Callable[[Path, int, DemoSizes], None], str]] = {
+_SETS: dict[str, tuple[str, Callable[[Path, int, DemoSizes], None], str | None]] = {
     "imagenet1k": ("imagenet1k", _write_imagenet1k, "imagenet1k"),
     "imagenet21k": ("imagenet21k", _write_imagenet21k, "imagenet21k"),
     "cifar10": ("cifar-10-batches-py", _write_cifar10, "."),
@@ -447,6 +488,8 @@ _SETS: dict[str, tuple[str, Callable[[Path, int, DemoSizes], None], str]] = {
     "caltech256": ("caltech256", _write_caltech256, "."),
     "ade20k": ("ADEChallengeData2016", _write_ade20k, "."),
     "coco": ("coco", _write_coco, "coco"),
+    # not a build_dataset name (no root): ImageNet-V2, read beside ImageNet-1k val by `evaluate --imagenet-v2`
+    "imagenet_v2": ("imagenetv2-matched-frequency-format-val", _write_imagenet_v2, None),
 }
 MARKER = "DONE"
 
@@ -454,7 +497,7 @@ MARKER = "DONE"
 def demo_roots(root: str | Path) -> dict[str, Path]:
     """Dataset name -> the ``root`` argument of ``build_dataset`` for the demo under ``root``."""
     root = Path(root)
-    return {name: (root / rel if rel != "." else root) for name, (_, _, rel) in _SETS.items()}
+    return {name: (root / rel if rel != "." else root) for name, (_, _, rel) in _SETS.items() if rel is not None}
 
 
 def _options(seed: int, sizes: DemoSizes) -> dict:

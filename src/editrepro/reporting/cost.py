@@ -137,7 +137,7 @@ def estimate(plan: List[Dict[str, Any]], config: Dict[str, Any], runs_root: Opti
             metrics = Path(runs_root) / job["job"] / "metrics.json"
             devices = json.loads(metrics.read_text()).get("devices", 1) if metrics.is_file() else 1
             measured = float(pd.read_csv(bench, sep="\t")["s"].iloc[-1]) * devices / 3600
-        rows.append(dict(job=job["job"], stage=job["stage"], model=job["model"], arch=job["arch"],
+        rows.append(dict(job=job["job"], stage=job["stage"], model=job["model"], seed=job.get("seed", 0), arch=job["arch"],
                          resolution=job["resolution"], img_size=job["img_size"], epochs=recipe.epochs,
                          images=images, gflops_per_image=2 * gmacs, pflops=flops / 1e15,
                          estimate_gpu_hours=flops / peak / 3600,
@@ -178,4 +178,11 @@ def render_cost(df: pd.DataFrame, config: Dict[str, Any], commit: Optional[str] 
     by_stage = df.groupby("stage")["estimate_gpu_hours"].sum()
     lines += ["By stage (estimate): " + ", ".join(f"{k} {v:,.0f} GPU-h" for k, v in by_stage.items()) + ".",
               "", f"**Total estimate: {df['estimate_gpu_hours'].sum():,.0f} GPU-hours** on {config['gpu']}.", ""]
+    if "seed" in df.columns and len(df):
+        # each seed repeats every job of the cells it trains: the matrix at n seeds costs n x one seed
+        one = df.assign(cell=df["job"].str.rsplit("/", n=1).str[0]).drop_duplicates("cell")["estimate_gpu_hours"].sum()
+        seeds = sorted(int(x) for x in df["seed"].unique())
+        lines += [f"Seeds: the configured ones ({', '.join(map(str, seeds))}) cost the total above; every training "
+                  "job runs once per seed of its table (`tables.<table>.seeds`). The whole matrix at "
+                  + ", ".join(f"{n} seed{'s' if n > 1 else ''}: {n * one:,.0f} GPU-h" for n in (1, 2, 3)) + ".", ""]
     return "\n".join(lines)

@@ -14,7 +14,7 @@
   with the previous layer's (``layer_similarity``), for any models with attention maps.
 """
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Optional, Sequence, Tuple
 
 import matplotlib
 
@@ -26,7 +26,8 @@ import torch  # noqa: E402
 from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
 
 from ..fileio import atomic_path  # noqa: E402
-from ..models import capture_attention, layer_similarity  # noqa: E402
+from ..analysis.attention import attention_summary  # noqa: E402
+from ..models import capture_attention  # noqa: E402
 
 __all__ = ["sample_images", "attention_sink_stats", "attention_sink", "top1_vs_flops", "attention_maps",
            "training_curves", "saturation_stats", "attention_saturation"]
@@ -65,20 +66,13 @@ def attention_sink_stats(model, images: torch.Tensor) -> Dict[str, np.ndarray]:
     its previous state / on one patch. ``top_share``: the largest mean attention any single
     key receives in the encoder.
     """
-    with capture_attention(model) as maps:
-        model(images)
-    stats: Dict[str, List[float]] = {"top_share": [], "cls": [], "other": [], "dec_self": [], "dec_patch": []}
-    has_cls = getattr(model, "num_prefix_tokens", 0) > 0 and not maps.decoder
-    for a in maps.encoder:
-        received = a.mean(dim=(0, 1, 2))                       # mean attention each key receives
-        stats["top_share"].append(received.max().item())
-        if has_cls:
-            stats["cls"].append(received[0].item())
-            stats["other"].append(received[1:].mean().item())
-    for a in maps.decoder:                                     # (B, heads, N + 1): patches, then c_{i-1}
-        stats["dec_self"].append(a[..., -1].mean().item())
-        stats["dec_patch"].append(a[..., :-1].mean().item())
-    return {k: np.asarray(v) for k, v in stats.items() if v}
+    summary = attention_summary(model, images, batch_size=len(images))     # the measures of analysis.attention
+    stats = {"top_share": summary.layers["top_share"]}
+    if summary.has_cls:
+        stats["cls"], stats["other"] = summary.layers["to_cls"], summary.layers["to_other"]
+    if summary.has_decoder:
+        stats["dec_self"], stats["dec_patch"] = summary.layers["dec_self"], summary.layers["dec_patch"]
+    return stats
 
 
 def _axes_style(ax, values: Iterable[float]) -> None:
@@ -127,8 +121,17 @@ def attention_sink(deit3, edit, images: torch.Tensor, out: Path, labels: Tuple[s
     return _save(fig, out)
 
 
+def _half_width(cell) -> float:
+    """Half the 95% interval of a cell over its seeds (0 with one seed)."""
+    low, high = getattr(cell, "ci_low", None), getattr(cell, "ci_high", None)
+    return 0.0 if low is None or high is None or pd.isna(low) or pd.isna(high) else (high - low) / 2
+
+
 def top1_vs_flops(cells: pd.DataFrame, table1: pd.DataFrame, out: Path, note: str = "") -> Path:
     """Paper Fig. 4 from the results table: both halves of Table 3, paper and reproduced points."""
+    from .results import summarize_cells
+
+    cells = summarize_cells(cells)
     t3 = cells[cells.table == "table3"]
     flops = table1[(table1.table == "table3") & (table1.column == "gmacs") & (table1.convention == "all")]
     gflops = {(r.row, int(r.resolution)): r.reproduced_value for r in flops.itertuples()}
@@ -139,14 +142,18 @@ def top1_vs_flops(cells: pd.DataFrame, table1: pd.DataFrame, out: Path, note: st
             fam = part[part.row.str.startswith(family + "-")]
             for kind, marker, column, style in (("paper", "o", "paper_value", "-"),
                                                 ("reproduced", "*", "reproduced_value", ":")):
-                pts = sorted((gflops.get((r.row, int(r.resolution)), np.nan), getattr(r, column), r.row, r.resolution)
+                pts = sorted((gflops.get((r.row, int(r.resolution)), np.nan), getattr(r, column), r.row, r.resolution,
+                              _half_width(r) if kind == "reproduced" else 0.0)
                              for r in fam.itertuples() if not pd.isna(getattr(r, column)))
                 pts = [p for p in pts if not np.isnan(p[0])]
                 if not pts:
                     continue
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=marker, linestyle=style,
                         color=COLORS[family], markersize=9 if marker == "*" else 6, label=f"{family} ({kind})")
-                for x, y, row, res in pts:
+                if any(p[4] for p in pts):   # the 95% interval over seeds
+                    ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[4] for p in pts], fmt="none",
+                                ecolor=COLORS[family], capsize=3, linewidth=1)
+                for x, y, row, res, _ in pts:
                     short = row.split("-")[-1] + ("" if int(res) == 224 else f"/{res}")
                     ax.annotate(short, (x, y), fontsize=7, color=COLORS[family], xytext=(4, -10 if kind == "paper"
                                                                                          and family == "DeiT3" else 4),
@@ -160,6 +167,41 @@ def top1_vs_flops(cells: pd.DataFrame, table1: pd.DataFrame, out: Path, note: st
             ax.legend(fontsize=8)
     if note:
         fig.suptitle(note, fontsize=9)
+    return _save(fig, out)
+
+
+def paired_gains(cells: pd.DataFrame, out: Path, note: str = "") -> Path:
+    """Each model's gain over its baseline (EDIT - DeiT III, LaViT - PVTv2), per pair of a table: the paper's
+    claimed gain and the reproduced mean of the per-seed differences with its 95% interval as error bars."""
+    from .comparisons import paired_comparisons
+
+    pairs = paired_comparisons(cells)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(pairs) + 2), 4))
+    x = np.arange(len(pairs))
+    labels = [f"{p.a_row} - {p.b_row}\n{p.table}{p.half if p.table == 'table3' else ''}"
+              + ("" if pd.isna(p.resolution) else f" {int(p.resolution)}") for p in pairs.itertuples()]
+    claimed = [np.nan if p.claimed is None or pd.isna(p.claimed) else p.claimed for p in pairs.itertuples()]
+    ax.scatter(x - 0.1, claimed, marker="o", color="black", label="paper's claimed gain", zorder=3)
+    gain = pairs["gain"].astype(float).to_numpy() if len(pairs) else np.array([])
+    low = pairs["ci_low"].astype(float).to_numpy() if len(pairs) else np.array([])
+    high = pairs["ci_high"].astype(float).to_numpy() if len(pairs) else np.array([])
+    err = np.nan_to_num(np.vstack([gain - low, high - gain]), nan=0.0) if len(pairs) else None
+    ax.errorbar(x + 0.1, gain, yerr=err, fmt="*", color="tab:red", markersize=9, capsize=4,
+                label="reproduced (mean of per-seed differences, 95% interval)", zorder=3)
+    for xi, p in zip(x, pairs.itertuples()):
+        if p.n:
+            ax.annotate(f"n={p.n}", (xi + 0.1, p.gain), fontsize=7, xytext=(6, 0), textcoords="offset points")
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.set_xticks(x, labels, fontsize=7)
+    ax.set(ylabel="gain over the baseline (points)", title="Paired gains over seeds")
+    ax.grid(alpha=0.3, axis="y")
+    if len(pairs):
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no model / baseline pair trained", ha="center", va="center", transform=ax.transAxes)
+    if note:
+        fig.suptitle(note, fontsize=9)
+    fig.tight_layout()
     return _save(fig, out)
 
 
@@ -212,7 +254,7 @@ def _curves_from_logs(run_dirs: Iterable[Path]) -> Dict[str, pd.DataFrame]:
         if not log.is_file():
             continue
         rows = pd.read_json(log, lines=True).set_index("epoch")
-        curves[f"{d.parent.name}/{d.name}"] = pd.DataFrame(
+        curves["/".join(d.parts[-3:])] = pd.DataFrame(   # run/model/seed
             {"epoch/train_loss": rows["train_loss"], "val/top1": rows["val"].map(lambda v: v.get("top1"))})
     return curves
 
@@ -244,11 +286,8 @@ def training_curves(out: Path, experiment: str, config_name: str, run_dirs: Iter
 @torch.no_grad()
 def saturation_stats(model, images: torch.Tensor) -> Dict[str, list]:
     """``similarity`` of each layer to the previous one (layers 2..L) and each layer's ``kind`` (VA, LA, ...)."""
-    with capture_attention(model) as maps:
-        model(images)
-    if not maps.encoder:
-        raise ValueError(f"{type(model).__name__} ran no attention layer this package reads maps from")
-    return {"similarity": layer_similarity(maps.encoder), "kinds": list(maps.kinds)}
+    summary = attention_summary(model, images, batch_size=len(images))
+    return {"similarity": [float(x) for x in summary.layers["similarity"][1:]], "kinds": list(summary.kinds)}
 
 
 def attention_saturation(stats: Dict[str, Dict[str, list]], out: Path, note: str = "") -> Path:

@@ -4,7 +4,7 @@ from typing import Optional
 
 import pandas as pd
 
-__all__ = ["fmt", "fmt_delta", "mark", "text", "generated_line", "DEMO_NOTICE"]
+__all__ = ["fmt", "fmt_value", "fmt_delta", "mark", "text", "generated_line", "DEMO_NOTICE"]
 
 MARKS = {"reproduced": "✓", "off": "✗ off", "pending": "pending", "not comparable": "demo",
          "no paper value": "not in paper", "cited": "cited"}
@@ -28,6 +28,15 @@ def text(v) -> str:
 
 def fmt(v, digits: int = 2) -> str:
     return "–" if _missing(v) else f"{v:.{digits}f}"
+
+
+def fmt_value(c, digits: int = 2) -> str:
+    """A reproduced cell: its value, or over two or more seeds ``mean ± std [95% interval] (n=...)``."""
+    value = getattr(c, "reproduced_value", None)
+    n = getattr(c, "n", None)
+    if _missing(value) or n is None or pd.isna(n) or n < 2:
+        return fmt(value, digits)
+    return f"{value:.{digits}f} ± {c.stdev:.{digits}f} [{c.ci_low:.{digits}f}, {c.ci_high:.{digits}f}] (n={int(n)})"
 
 
 def fmt_delta(delta: Optional[float], paper: Optional[float] = None, digits: int = 2, relative: bool = False) -> str:

@@ -5,14 +5,14 @@ Which config produced it, when and from which commit; a reproduction matrix at t
 table in the paper's layout; the figures; the compute spent.
 """
 import re
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 import pandas as pd
 from tabulate import tabulate
 
 from .markdown import DEMO_NOTICE, generated_line
 from .results import STATUSES
-from .tables import SECTIONS, TITLES, render_jobs
+from .tables import SECTIONS, TITLES, comparison_section, render_jobs
 
 __all__ = ["one_flop_cell_per_figure", "reproduction_matrix", "render_report", "figure_lines", "FIGURES"]
 
@@ -26,7 +26,10 @@ FIGURES = {
                                       "maps, averaged over heads and images) in this run's trained models; pairs "
                                       "across a stage boundary of a pyramid (another grid) are left out. Open "
                                       "markers: LaViT's Less-Attention layers.",
-    "fig4_top1_vs_flops.png": "Fig. 4: top-1 against FLOPs, the paper's points and the reproduced ones.",
+    "fig4_top1_vs_flops.png": "Fig. 4: top-1 against FLOPs, the paper's points and the reproduced ones (error bars: "
+                              "the 95% interval over seeds).",
+    "table3_paired_gains.png": "Each EDIT model's gain over the DeiT III of its size, data and resolution: the paper's "
+                               "claim and the reproduced mean of the per-seed differences with its 95% interval.",
     "fig5_attention_maps.png": "Fig. 5: EDIT's [CLS]-to-patch attention at every layer, over sample images.",
     "table3_training_curves.png": "Training loss and validation top-1 per epoch of Table 3's runs.",
 }
@@ -83,13 +86,21 @@ def figure_lines(figures: Dict[str, str]) -> list:
 
 
 def render_report(results: pd.DataFrame, config: Dict[str, Any], table1_md: str, figures: Dict[str, str],
-                  jobs: Optional[pd.DataFrame] = None, commit: Optional[str] = None) -> str:
+                  jobs: Optional[pd.DataFrame] = None, commit: Optional[str] = None,
+                  pages: Sequence[str] = ()) -> str:
+    """The whole report; ``pages``: other generated pages (the attention analyses, the calibration) embedded
+    one heading level down, with their own titles as section titles."""
     name = config["name"]
     lines = ["# EDIT against DeiT III, LaViT against PVTv2: reproduction report", "",
              generated_line("snakemake all", commit, name)
              + (f" Config `{name}`: {config['description']}." if config.get("description") else ""), ""]
     if not config.get("comparable_to_paper", False):
         lines += [DEMO_NOTICE.format(config=name), ""]
+    from .comparisons import comparison_counts, paired_comparisons
+    from .results import summarize_cells
+
+    comparisons = paired_comparisons(results)     # from the per-seed rows
+    results = summarize_cells(results)
     matrix = reproduction_matrix(results)
     lines += ["## Reproduction matrix", "",
               tabulate(matrix.reset_index().values.tolist(), headers=["table"] + list(matrix.columns),
@@ -99,13 +110,20 @@ def render_report(results: pd.DataFrame, config: Dict[str, Any], table1_md: str,
               "*no paper value*: a row the paper prints as \"-\" or one the config adds. Tables 1, 3 and LaViT's "
               "count each printed FLOP figure once, reproduced if either counting convention matches it.", "",
               FLOP_NOTE, ""]
+    if len(comparisons):
+        counts = comparison_counts(comparisons)
+        lines += [f"**Paired comparisons** (each model against its baseline, seed by seed): {len(comparisons)} pairs; "
+                  + "; ".join(f"{v} {k}" for k, v in counts.items() if v) + ".", ""]
     lines += ["## Table 1: model variants, parameters and FLOPs", "", _demote(table1_md).strip(), ""]
     for table in ("table3", "table4", "table5", "lavit"):
         cells = results[results.table == table]
         if not len(cells):
             continue
-        body = SECTIONS[table](cells)
+        body = "\n".join([SECTIONS[table](cells), *comparison_section(comparisons[comparisons.table == table])])
         lines += [f"## {TITLES[table]}", "", _demote(body).strip(), ""]
+    for page in pages:
+        title = page.splitlines()[0].lstrip("# ").strip() if page.startswith("# ") else "Analysis"
+        lines += [f"## {title}", "", _demote(page).strip(), ""]
     if figures:
         lines += ["## Figures", "", *figure_lines(figures)]
     lines += ["## Compute", "", render_jobs(jobs), ""]

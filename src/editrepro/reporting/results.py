@@ -18,13 +18,17 @@ import pandas as pd
 
 from .paper import paper_value
 
-__all__ = ["CELL_COLUMNS", "COLLECTORS", "DENSE_RUNS", "cell_status", "collect_table3", "collect_table4", "collect_table5",
-           "collect_lavit", "collect_jobs", "combine", "table1_cells"]
+__all__ = ["CELL_COLUMNS", "COLLECTORS", "DENSE_RUNS", "SUMMARY_COLUMNS", "cell_status", "summarize_cells",
+           "collect_table3", "collect_table4", "collect_table5", "collect_lavit", "collect_jobs", "combine",
+           "table1_cells"]
 
 CELL_COLUMNS = [
     "table", "half", "row", "column", "model", "dataset", "resolution", "metric", "convention", "paper_text",
-    "paper_value", "reproduced_value", "delta", "tolerance", "status", "run_id", "git_commit", "config_name",
+    "paper_value", "reproduced_value", "delta", "tolerance", "status", "run_id", "git_commit", "config_name", "seed",
 ]
+# added by summarize_cells: over a cell's seeds (``seed``: NaN for counted cells, which have no seed)
+SUMMARY_COLUMNS = ["n", "stdev", "ci_low", "ci_high", "seeds", "run_ids"]
+CELL_KEY = ["table", "half", "row", "column", "convention", "metric", "resolution"]
 
 STATUSES = ("reproduced", "off", "pending", "not comparable", "cited", "no paper value")
 
@@ -62,16 +66,32 @@ def _cell(table: str, row: str, column: str, metric: str, paper, reproduced: Opt
         delta=(reproduced - paper.value) if (paper is not None and reproduced is not None) else None,
         tolerance=tol, status=cell_status(paper.value if paper else None, reproduced, tol, comparable, cited),
         run_id=(e or {}).get("run_id"), git_commit=(e or {}).get("git_commit"), config_name=config_name,
-        **{"half": "", "model": None, "dataset": None, "resolution": None, **where},
+        seed=_seed(e), **{"half": "", "model": None, "dataset": None, "resolution": None, **where},
     )
 
 
-def _index(evals: Iterable[Dict[str, Any]], *keys: str) -> Dict[tuple, Dict[str, Any]]:
-    """Loaded evaluations by the values of their ``keys`` tags."""
-    return {tuple(str(e["tags"].get(k, "")) for k in keys): e for e in evals}
+def _seed(e: Optional[Dict[str, Any]]) -> Optional[int]:
+    """The training seed of an evaluation (its ``seed`` tag; 0 for evaluations from before seeds were tagged)."""
+    if e is None:
+        return None
+    return int(e["tags"].get("seed", 0))
 
 
-def _found(evals: Iterable[Path], *keys: str) -> Dict[tuple, Dict[str, Any]]:
+def _index(evals: Iterable[Dict[str, Any]], *keys: str) -> Dict[tuple, List[Dict[str, Any]]]:
+    """Loaded evaluations by the values of their ``keys`` tags: one per seed, in seed order."""
+    out: Dict[tuple, List[Dict[str, Any]]] = {}
+    for e in evals:
+        out.setdefault(tuple(str(e["tags"].get(k, "")) for k in keys), []).append(e)
+    for key, group in out.items():
+        group.sort(key=_seed)
+        seeds = [_seed(e) for e in group]
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"two evaluations of {dict(zip(keys, key))} have the same seed ({seeds}): "
+                             "each seed's run is evaluated once")
+    return out
+
+
+def _found(evals: Iterable[Path], *keys: str) -> Dict[tuple, List[Dict[str, Any]]]:
     return _index(_load_evals(evals), *keys)
 
 
@@ -91,13 +111,25 @@ def collect_table3(evals: Iterable[Path], paper_tables: Dict[str, Any], config_n
     rows += [(*key, None) for key in found if key not in {x[:3] for x in rows}]
     records = []
     for half, label, res, row in rows:
-        e = found.get((half, label, res))
         pv = paper_value(row, "top1") if row is not None else None
-        records.append(_cell("table3", label, "top1", "top1", pv, float(e["top1"]) if e else None, tol, comparable,
-                             cited=bool(row and row.get("source")) and e is None, e=e, config_name=config_name,
-                             half=half, resolution=int(res), dataset="imagenet1k",
-                             model=(e or {}).get("model") or (row or {}).get("arch")))
+        runs = found.get((half, label, res)) or [None]
+        for e in runs:
+            records.append(_cell("table3", label, "top1", "top1", pv, float(e["top1"]) if e else None, tol,
+                                 comparable, cited=bool(row and row.get("source")) and e is None, e=e,
+                                 config_name=config_name, half=half, resolution=int(res), dataset="imagenet1k",
+                                 model=(e or {}).get("model") or (row or {}).get("arch")))
+        # ImageNet-V2 and ReaL, where the evaluations scored them (the EDIT paper prints neither)
+        for column, dataset in EXTRA_TEST_SETS.items():
+            for e in runs:
+                if e is not None and e.get(column) is not None:
+                    records.append(_cell("table3", label, column, column, None, float(e[column]), tol, comparable,
+                                         False, e, config_name, half=half, resolution=int(res), dataset=dataset,
+                                         model=e.get("model") or (row or {}).get("arch")))
     return pd.DataFrame.from_records(records, columns=CELL_COLUMNS)
+
+
+# the extra ImageNet-1k test sets every ImageNet-1k evaluation scores when the config names them
+EXTRA_TEST_SETS = {"top1_v2": "imagenet_v2", "top1_real": "imagenet_real"}
 
 
 TABLE4_DATASETS = ("cifar10", "cifar100", "flowers102", "dtd", "caltech256")
@@ -114,13 +146,15 @@ def collect_table4(evals: Iterable[Path], paper_tables: Dict[str, Any], config_n
     for label in labels:
         row = by_label.get(label)
         for ds in TABLE4_DATASETS:
-            e = found.get((label, ds))
+            runs = found.get((label, ds))
             pv = paper_value(row, ds) if row is not None else None
-            if pv is None and e is None and row is not None and row.get("source"):
+            if pv is None and not runs and row is not None and row.get("source"):
                 continue  # the paper cites no value here and nothing was run
-            records.append(_cell("table4", label, ds, "top1", pv, float(e["top1"]) if e else None, tol, comparable,
-                                 cited=bool(row and row.get("source")) and e is None, e=e, config_name=config_name,
-                                 dataset=ds, resolution=224, model=(e or {}).get("model") or (row or {}).get("arch")))
+            for e in runs or [None]:
+                records.append(_cell("table4", label, ds, "top1", pv, float(e["top1"]) if e else None, tol,
+                                     comparable, cited=bool(row and row.get("source")) and e is None, e=e,
+                                     config_name=config_name, dataset=ds, resolution=224,
+                                     model=(e or {}).get("model") or (row or {}).get("arch")))
     return pd.DataFrame.from_records(records, columns=CELL_COLUMNS)
 
 
@@ -142,13 +176,16 @@ def collect_table5(evals: Iterable[Path], paper_tables: Dict[str, Any], config_n
     records = []
     for label in labels:
         row = by_label.get(label)
-        e = found.get((label,))
+        runs = found.get((label,)) or [None]
+        e = runs[0]
         cited = bool(row and row.get("source")) and e is None
         for metric in ("miou_ss", "miou_ms"):
             pv = paper_value(row, metric) if row is not None else None
-            records.append(_cell("table5", label, metric, "miou", pv, float(e[metric]) if e else None,
-                                 float(tols.get(metric, 0.5)), comparable, cited, e, config_name,
-                                 dataset="ade20k", resolution=512, model=(e or {}).get("model") or (row or {}).get("arch")))
+            for run in runs:
+                records.append(_cell("table5", label, metric, "miou", pv, float(run[metric]) if run else None,
+                                     float(tols.get(metric, 0.5)), comparable, cited, run, config_name,
+                                     dataset="ade20k", resolution=512,
+                                     model=(run or {}).get("model") or (row or {}).get("arch")))
         pv = paper_value(row, "params_m") if row is not None else None
         params = (e or {}).get("params_paper_arch")
         if not params and row is not None and row.get("arch"):
@@ -185,12 +222,13 @@ def collect_lavit(evals: Iterable[Path], paper_tables: Dict[str, Any], config_na
     records = []
     for label in labels:
         row = by_label.get(label)
-        e = found.get((label,))
-        arch = (e or {}).get("model") or (row or {}).get("arch")
+        runs = found.get((label,)) or [None]
+        arch = (runs[0] or {}).get("model") or (row or {}).get("arch")
         where = dict(dataset="imagenet1k", resolution=224, model=arch)
         pv = paper_value(row, "top1") if row is not None else None
-        records.append(_cell("lavit", label, "top1", "top1", pv, float(e["top1"]) if e else None,
-                             float(tols.get("top1", 0.5)), comparable, False, e, config_name, **where))
+        for e in runs:
+            records.append(_cell("lavit", label, "top1", "top1", pv, float(e["top1"]) if e else None,
+                                 float(tols.get("top1", 0.5)), comparable, False, e, config_name, **where))
         if row is None or not row.get("arch"):
             continue   # a row the config adds: its architecture at the paper's size is unknown
         c = _counted(row["arch"])
@@ -241,17 +279,19 @@ def _dense_cells(evals: List[Dict[str, Any]], table: Dict[str, Any], config_name
         if run not in DENSE_RUNS:
             raise ValueError(f"dense_rows: run {run!r} is none of {', '.join(DENSE_RUNS)}")
         dataset, metrics, kind = DENSE_RUNS[run]
-        row, e = paper_rows.get((run, label)), found.get((run, label))
+        row, runs = paper_rows.get((run, label)), found.get((run, label)) or [None]
+        e = runs[0]
         arch = (e or {}).get("model") or (row or {}).get("arch")
         where = dict(half=run, dataset=dataset, model=arch)
         for metric in metrics:
             pv = paper_value(row, metric) if row is not None else None
-            value = (e or {}).get(metric)
-            cell = _cell("lavit", label, metric, kind, pv, float(value) if value is not None else None,
-                         float(tols.get(kind, 0.5)), comparable, False, e, config_name, **where)
-            if pv is None and value is not None and not comparable:
-                cell["status"] = "not comparable"      # a config-added row run on stand-in data: say so
-            records.append(cell)
+            for seeded in runs:
+                value = (seeded or {}).get(metric)
+                cell = _cell("lavit", label, metric, kind, pv, float(value) if value is not None else None,
+                             float(tols.get(kind, 0.5)), comparable, False, seeded, config_name, **where)
+                if pv is None and value is not None and not comparable:
+                    cell["status"] = "not comparable"      # a config-added row run on stand-in data: say so
+                records.append(cell)
         if e is not None and e.get("params_paper_arch"):
             counted = {"params_m": e["params_paper_arch"] / 1e6, "gmacs": e.get("gmacs_paper_arch")}
         elif row is not None and row.get("arch"):
@@ -273,12 +313,47 @@ COLLECTORS = {"table3": collect_table3, "table4": collect_table4, "table5": coll
 
 def combine(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     """The one tidy results table: every table's cells in the shared columns."""
-    frames = [f.reindex(columns=CELL_COLUMNS) for f in frames if f is not None and len(f)]
+    frames = [f for f in frames if f is not None and len(f)]
+    columns = CELL_COLUMNS + [c for c in SUMMARY_COLUMNS if any(c in f.columns for f in frames)]
+    frames = [f.reindex(columns=columns) for f in frames]
     if not frames:
         return pd.DataFrame(columns=CELL_COLUMNS)
     out = pd.concat(frames, ignore_index=True)
     out["resolution"] = pd.to_numeric(out["resolution"]).astype("Int64")   # blank for Table 5's params
     return out
+
+
+def summarize_cells(per_seed: pd.DataFrame) -> pd.DataFrame:
+    """One row per cell from the per-seed rows the collectors write: the value is the seeds' mean, with
+    ``n``, ``std`` and the 95% t-interval (``ci_low``, ``ci_high``: n >= 2), and the status is the interval
+    rule (``stats.interval_status``: the paper's value within the interval widened by the tolerance; with
+    one seed, within the tolerance of the value, as before seeds). Cells without a seed (counted
+    parameters and FLOPs, pending and cited cells) pass through with ``n`` empty."""
+    from .stats import interval_status, summarize
+
+    if "n" in per_seed.columns:
+        return per_seed  # already summarised
+    frame = per_seed.reindex(columns=CELL_COLUMNS)
+    out = []
+    keys = [k for k in CELL_KEY if k in frame.columns]
+    for _, group in frame.groupby(keys, sort=False, dropna=False):
+        first = group.iloc[0].to_dict()
+        seeded = group[group["seed"].notna() & group["reproduced_value"].notna()]
+        summary = dict(n=pd.NA, stdev=None, ci_low=None, ci_high=None, seeds="", run_ids="")
+        if len(seeded):
+            s = summarize(seeded["reproduced_value"])
+            summary = dict(n=s.n, stdev=s.std, ci_low=s.low, ci_high=s.high,
+                           seeds=",".join(str(int(x)) for x in seeded["seed"]),
+                           run_ids=",".join(str(x) for x in seeded["run_id"] if isinstance(x, str)))
+            first["reproduced_value"] = s.mean
+            if first["paper_value"] is not None and not pd.isna(first["paper_value"]):
+                first["delta"] = s.mean - first["paper_value"]
+                if first["status"] in ("reproduced", "off"):
+                    first["status"] = interval_status(first["paper_value"], s, first["tolerance"])
+        out.append({**first, **summary})
+    result = pd.DataFrame.from_records(out, columns=CELL_COLUMNS + SUMMARY_COLUMNS).drop(columns=["seed"])
+    result["n"] = result["n"].astype("Int64")
+    return result
 
 
 def table1_cells(table1: pd.DataFrame, config_name: str) -> pd.DataFrame:
@@ -293,8 +368,8 @@ JOB_KINDS = {"runs": "train", "eval": "evaluate", "data": "data"}   # benchmark 
 def collect_jobs(benchmarks: Iterable[Path], runs_root: Optional[Path] = None) -> pd.DataFrame:
     """One row per job from its Snakemake benchmark file (``.../benchmarks/<kind>/...``).
 
-    Training jobs (``benchmarks/runs/<run>/<model>.tsv``) take their device count and type
-    from ``<runs_root>/<run>/<model>/metrics.json``; evaluation runs on one device of the
+    Training jobs (``benchmarks/runs/<run>/<model>/seed<N>.tsv``) take their device count and type
+    from ``<runs_root>/<run>/<model>/seed<N>/metrics.json``; evaluation runs on one device of the
     same type; data preparation on CPU.
     """
     records = []
@@ -307,8 +382,8 @@ def collect_jobs(benchmarks: Iterable[Path], runs_root: Optional[Path] = None) -
         kind_at = len(parts) - 1 - parts[::-1].index("benchmarks")
         kind, rest = parts[kind_at + 1], parts[kind_at + 2:]
         devices, device_type = 1, "cpu"
-        if kind in ("runs", "eval") and runs_root is not None and len(rest) == 2:
-            metrics = Path(runs_root) / rest[0] / rest[1] / "metrics.json"
+        if kind in ("runs", "eval") and runs_root is not None and len(rest) >= 2:
+            metrics = Path(runs_root).joinpath(*rest) / "metrics.json"   # <run>/<model>/seed<N>
             if metrics.is_file():
                 m = json.loads(metrics.read_text())
                 device_type = m.get("device_type", "cpu")

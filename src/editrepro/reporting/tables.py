@@ -9,7 +9,7 @@ from typing import Any, Dict, Optional
 import pandas as pd
 from tabulate import tabulate
 
-from .markdown import DEMO_NOTICE, fmt, fmt_delta, generated_line, mark, text
+from .markdown import DEMO_NOTICE, fmt, fmt_delta, fmt_value, generated_line, mark, text
 
 __all__ = ["TITLES", "table3_sections", "table4_sections", "table5_sections", "lavit_sections", "lavit_claims",
            "SECTIONS", "render_page", "matrix_counts", "render_jobs"]
@@ -58,9 +58,16 @@ def _counts_line(cells: pd.DataFrame, unit: str) -> str:
 
 def table3_sections(cells: pd.DataFrame) -> str:
     """Top-1 cells, with the measured Params/FLOPs cells of Table 3 (from Table 1's results) as columns."""
+    extra = cells[cells.metric.isin(["top1_v2", "top1_real"])]
     measured = cells[cells.metric != "top1"]
     cells = cells[cells.metric == "top1"]
     lines = [_counts_line(cells, "top-1 points"), ""]
+
+    def scored(c, column):
+        sel = extra[(extra.half == c.half) & (extra.row == c.row) & (extra.resolution == c.resolution)
+                    & (extra.column == column)]
+        return fmt_value(sel.iloc[0]) if len(sel) else "–"
+
     for half, title in HALVES.items():
         part = cells[cells.half == half]
         rows = []
@@ -73,13 +80,18 @@ def table3_sections(cells: pd.DataFrame) -> str:
                 fmt(params.reproduced_value, 1) if params is not None else "–",
                 (f"{fmt(flops.reproduced_value, 1)} / {fmt(flops_x.reproduced_value, 1)}"
                  if flops is not None else "–"),
-                text(c.paper_text) or "–", fmt(c.reproduced_value), fmt_delta(c.delta), mark(c.status),
+                text(c.paper_text) or "–", fmt_value(c), fmt_delta(c.delta), mark(c.status),
+                *([scored(c, "top1_v2"), scored(c, "top1_real")] if len(extra) else []),
                 text(c.run_id)[:8],
             ])
-        lines += [f"## {title}", "",
-                  tabulate(rows, headers=["Model", "Image", "Params (M)", "GFLOPs (all / excl. attn)",
-                                          "Top-1 paper", "reproduced", "Δ", "status", "MLflow run"],
-                           tablefmt="github", disable_numparse=True), ""]
+        headers = ["Model", "Image", "Params (M)", "GFLOPs (all / excl. attn)", "Top-1 paper", "reproduced", "Δ",
+                   "status", *(["ImageNet-V2", "ReaL"] if len(extra) else []), "MLflow run"]
+        lines += [f"## {title}", "", tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True), ""]
+    if len(extra):
+        lines += ["*ImageNet-V2* (matched frequency) and *ReaL* (a prediction is right if it is in the image's "
+                  "reassessed label set; images without one are skipped) are top-1 of the same evaluation, which "
+                  "DeiT III reports beside ImageNet-1k val and the EDIT paper does not: a gain that holds on them "
+                  "is not an artefact of the val set.", ""]
     lines += [
         "Params and GFLOPs are counted on the paper's architectures (Table 1's report explains the two FLOP "
         "conventions: the paper's 224 px rows count all matmuls, its 384 px rows exclude attention). "
@@ -98,7 +110,7 @@ def _pair(c) -> str:
         return f"{paper} / pending" if c.status == "pending" else paper
     delta = f" ({fmt_delta(c.delta, digits=1)})" if not pd.isna(c.delta) else ""
     flag = {"reproduced": " ✓", "off": " ✗"}.get(c.status, "")
-    return f"{paper} / {fmt(c.reproduced_value, 1)}{delta}{flag}"
+    return f"{paper} / {fmt_value(c, 1)}{delta}{flag}"
 
 
 def table4_sections(cells: pd.DataFrame) -> str:
@@ -255,7 +267,7 @@ def lavit_dense_sections(cells: pd.DataFrame) -> list:
     def paired(c):
         if c is None:
             return ["–", "–", "–", ""]
-        return [text(c.paper_text) or "–", fmt(c.reproduced_value), fmt_delta(c.delta), mark(c.status)]
+        return [text(c.paper_text) or "–", fmt_value(c), fmt_delta(c.delta), mark(c.status)]
 
     det = _dense_rows(cells, "coco_")
     if det:
@@ -316,7 +328,7 @@ def lavit_sections(cells: pd.DataFrame) -> str:
         rows.append([label, f"`{t.model}`" if t is not None and t.model else "",
                      text(p.paper_text) if p is not None else "–", _count(p, 2),
                      text(fa.paper_text) if fa is not None else "–", _count(fa, 2), _count(fn, 2),
-                     text(t.paper_text) or "–", fmt(t.reproduced_value), fmt_delta(t.delta), mark(t.status),
+                     text(t.paper_text) or "–", fmt_value(t), fmt_delta(t.delta), mark(t.status),
                      text(t.run_id)[:8]])
     top1 = cells[cells.column == "top1"]
     counts = cells[cells.column != "top1"]
@@ -358,6 +370,25 @@ def lavit_sections(cells: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+SEEDS_NOTE = (
+    "A reproduced value over two or more seeds reads mean ± standard deviation [95% Student-t interval] (n); its "
+    "status is *reproduced* when the paper's value lies within the interval widened by the tolerance. With one "
+    "seed it is the value itself, within the tolerance or not.")
+
+
+def comparison_section(comparisons: pd.DataFrame) -> list:
+    """The paired comparisons of a table over seeds (lines of markdown; none without a pair)."""
+    from .comparisons import comparison_lines
+
+    if not len(comparisons):
+        return []
+    return ["## Paired comparisons over seeds", "",
+            "Each model against its baseline of the same size, data and resolution, seed by seed (the same seed "
+            "fixes both runs' data order and initialisation): the mean of the per-seed differences and its 95% "
+            "t-interval. A gain is distinguishable from zero when the interval excludes zero. " + SEEDS_NOTE, "",
+            *comparison_lines(comparisons), ""]
+
+
 SECTIONS = {"table3": table3_sections, "table4": table4_sections, "table5": table5_sections, "lavit": lavit_sections}
 
 
@@ -374,8 +405,13 @@ def render_page(table: str, cells: pd.DataFrame, config: Dict[str, Any], table1:
         from .results import combine, table1_cells
 
         cells = combine([cells, table1_cells(table1, name)])
+    from .comparisons import paired_comparisons
+    from .results import summarize_cells
+
+    comparisons = paired_comparisons(cells[cells.table == table])
+    cells = summarize_cells(cells)
     body = SECTIONS[table](cells[cells.table == table])
-    lines += [body]
+    lines += [body, *comparison_section(comparisons)]
     if figures:
         from .report import figure_lines
 

@@ -217,9 +217,12 @@ def train_one_epoch(
 
 @torch.no_grad()
 def evaluate(model: nn.Module, batches: Iterable, device: torch.device, amp_dtype: Optional[torch.dtype] = None,
-             show_progress: bool = False, bad_samples: Optional[BadSampleLog] = None) -> Dict[str, float]:
+             show_progress: bool = False, bad_samples: Optional[BadSampleLog] = None,
+             predictions: Optional[list] = None) -> Dict[str, float]:
     """Top-1, top-5 (top-k with k = min(5, classes)) and cross-entropy, exact across ranks; with
-    ``bad_samples``, the unreadable (replaced) samples counted and held to its limit."""
+    ``bad_samples``, the unreadable (replaced) samples counted and held to its limit; with
+    ``predictions`` (a list), each batch's top-1 classes (a CPU int64 tensor) appended to it, in this
+    rank's batch order (ImageNet-ReaL scores them per image)."""
     model.eval()
     sums = torch.zeros(5, device=device, dtype=torch.float64)  # loss, top1, top5, n, bad samples
     for batch in tqdm(batches, desc="eval", disable=not show_progress, leave=False, mininterval=1.0):
@@ -233,6 +236,8 @@ def evaluate(model: nn.Module, batches: Iterable, device: torch.device, amp_dtyp
         k = min(5, logits.shape[-1])
         top = logits.topk(k, dim=-1).indices
         hit = top.eq(targets[:, None])
+        if predictions is not None:
+            predictions.append(top[:, 0].cpu())
         sums[0] += nn.functional.cross_entropy(logits, targets, reduction="sum").double()
         sums[1] += hit[:, 0].sum()
         sums[2] += hit.any(dim=-1).sum()

@@ -45,8 +45,14 @@ def load_trained_model(weights: Union[str, Path], img_size: Optional[int] = None
 def evaluate_weights(weights: Union[str, Path], dataset: Optional[str] = None, data_root: Optional[str] = None,
                      split: str = "val", img_size: Optional[int] = None, crop_ratio: Optional[float] = None,
                      batch_size: int = 128, workers: int = 4, out: Optional[Union[str, Path]] = None,
-                     tags: Optional[Dict[str, str]] = None, max_bad_samples: Optional[int] = None) -> Dict[str, Any]:
+                     tags: Optional[Dict[str, str]] = None, max_bad_samples: Optional[int] = None,
+                     imagenet_v2: Optional[Union[str, Path]] = None,
+                     real_labels: Optional[Union[str, Path]] = None) -> Dict[str, Any]:
     """Top-1 / top-5 of a training job's weights; the result also lands in that job's MLflow run.
+
+    For an ImageNet-1k classifier on val, ``imagenet_v2`` (ImageNet-V2's class-index folders) adds
+    ``top1_v2`` / ``top5_v2`` (same transform, resolution and crop ratio) and ``real_labels`` (ReaL's
+    ``real.json``) adds ``top1_real`` and ``real_images``, from the val pass's own top-1 predictions.
 
     The training job's ``metrics.json`` beside the weights supplies its run id, commit and
     config hash, so the evaluation JSON says which run it measured.
@@ -59,6 +65,7 @@ def evaluate_weights(weights: Union[str, Path], dataset: Optional[str] = None, d
     dataset = dataset or cfg["data"]["name"]
     data_root = data_root or cfg["data"]["root"]
     options = (cfg["data"].get("options") or {}) if dataset == cfg["data"]["name"] else {}
+    _check_imagenet_extras(imagenet_v2, real_labels, cfg["recipe"]["task"], dataset, split)
     dist_info = init_distributed("auto")
     model.to(dist_info.device)
     amp = _amp_dtype(cfg.get("amp", "auto"), dist_info.device)
@@ -70,12 +77,15 @@ def evaluate_weights(weights: Union[str, Path], dataset: Optional[str] = None, d
                                      max_bad_samples)
     else:
         crop_ratio = crop_ratio if crop_ratio is not None else cfg["recipe"]["eval_crop_ratio"]
-        data = build_dataset(dataset, data_root, split, transform=build_eval_transform(img_size, crop_ratio=crop_ratio),
-                             **options)
+        transform = build_eval_transform(img_size, crop_ratio=crop_ratio)
+        data = build_dataset(dataset, data_root, split, transform=transform, **options)
+        extras = _ImageNetExtras(data, transform, imagenet_v2, real_labels)   # checked before the val pass
         loader = DataLoader(TolerantDataset(data), batch_size=batch_size, num_workers=workers, shuffle=False)
-        metrics = evaluate(model, loader, dist_info.device, amp, show_progress=True,
-                           bad_samples=BadSampleLog.for_dataset(data, max_bad_samples, f"{split} set of {dataset}"))
+        bad = BadSampleLog.for_dataset(data, max_bad_samples, f"{split} set of {dataset}")
+        metrics = evaluate(model, loader, dist_info.device, amp, show_progress=True, bad_samples=bad,
+                           predictions=extras.predictions)
         metrics["crop_ratio"] = crop_ratio
+        metrics.update(extras.score(model, bad, batch_size, workers, dist_info.device, amp, max_bad_samples))
     train_metrics_path = Path(weights).with_name("metrics.json")
     train_metrics = json.loads(train_metrics_path.read_text()) if train_metrics_path.is_file() else {}
     result = {"model": cfg["model"], "task": cfg["recipe"]["task"], "dataset": dataset, "split": split,
@@ -138,3 +148,46 @@ def _evaluate_detector(model, cfg: Dict[str, Any], dataset: str, data_root: str,
     metrics = evaluate_detection(model, TolerantDataset(data), dist_info, amp, workers=workers, show_progress=True,
                                  bad_samples=bad)
     return {**metrics, "params": count_params(model), **_paper_arch(detector_complexity(cfg["model"]))}
+
+
+def _check_imagenet_extras(imagenet_v2, real_labels, task: str, dataset: str, split: str) -> None:
+    """ImageNet-V2 and ReaL score an ImageNet-1k classifier (ReaL: on the val split); anything else is refused."""
+    given = [flag for flag, value in (("--imagenet-v2", imagenet_v2), ("--real-labels", real_labels)) if value]
+    if given and (task != "classification" or dataset != "imagenet1k"):
+        raise ValueError(f"{' and '.join(given)} score an ImageNet-1k classifier, not a {task} model on {dataset}")
+    if real_labels and split != "val":
+        raise ValueError(f"--real-labels are ImageNet-1k val's labels; the split evaluated is {split!r}")
+
+
+class _ImageNetExtras:
+    """ImageNet-V2 and ImageNet-ReaL beside an ImageNet-1k val evaluation: both sets' paths are checked when
+    made (the V2 folders, the ReaL file against the val set's file names), so a bad path fails before the val
+    pass; ``predictions`` collects that pass's top-1 for ReaL, and ``score`` adds the keys."""
+
+    def __init__(self, val, transform, imagenet_v2, real_labels):
+        from ..data.datasets.imagenet_v2 import ImageNetV2
+        from ..data.real_labels import real_label_sets
+
+        self.val = val
+        self.real = (real_label_sets(real_labels, [val.path(i) for i in range(len(val))], val.num_classes)
+                     if real_labels else None)
+        self.v2 = ImageNetV2(imagenet_v2, transform, num_classes=val.num_classes) if imagenet_v2 else None
+        self.predictions = [] if self.real is not None else None
+
+    def score(self, model, bad, batch_size, workers, device, amp, max_bad_samples) -> Dict[str, Any]:
+        import torch
+
+        from ..data.bad_samples import BadSampleLog, TolerantDataset
+        from ..data.real_labels import real_accuracy
+
+        out: Dict[str, Any] = {}
+        if self.v2 is not None:
+            loader = DataLoader(TolerantDataset(self.v2), batch_size=batch_size, num_workers=workers, shuffle=False)
+            v2 = evaluate(model, loader, device, amp, show_progress=True,
+                          bad_samples=BadSampleLog.for_dataset(self.v2, max_bad_samples, "ImageNet-V2"))
+            out.update(top1_v2=v2["top1"], top5_v2=v2["top5"], v2_images=v2["n"], v2_bad_samples=v2["bad_samples"])
+        if self.real is not None:
+            top1 = torch.cat(self.predictions).tolist()
+            replaced = {i for i in range(len(self.val)) if str(self.val.path(i)) in bad.seen} if bad.seen else set()
+            out.update(real_accuracy(top1, self.real, skip=replaced))
+        return out

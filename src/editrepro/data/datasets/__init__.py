@@ -21,11 +21,12 @@ from .coco import CocoDetection
 from .dtd import DTD
 from .flowers102 import Flowers102
 from .imagenet import ImageNet1k, ImageNet21k
+from .imagenet_v2 import ImageNetV2  # a test set beside ImageNet-1k val, not a build_dataset name
 
 __all__ = [
     "DATASETS", "READERS", "build_dataset", "LayoutError", "ImageListDataset",
     "ImageNet1k", "ImageNet21k", "CIFAR10", "CIFAR100", "Flowers102", "DTD", "Caltech256", "ADE20K",
-    "CocoDetection",
+    "CocoDetection", "ImageNetV2",
 ]
 
 # name -> reader; every reader is ``Reader(root, split, transform=None, **options)``
