@@ -64,6 +64,8 @@ def paired_comparisons(per_seed: pd.DataFrame) -> pd.DataFrame:
                     seeds=",".join(map(str, p.seeds)), n=p.diff.n, gain=p.diff.mean, gain_stdev=p.diff.std,
                     ci_low=p.diff.low, ci_high=p.diff.high, verdict=p.verdict, comparable=comparable))
     out = pd.DataFrame.from_records(records, columns=COMPARISON_COLUMNS + ["convention"])
+    # a pair neither run nor claimed by the paper says nothing
+    out = out[(out["n"] > 0) | out["claimed"].notna()].reset_index(drop=True)
     return out.drop(columns=["convention"])
 
 

@@ -122,9 +122,12 @@ def collect_table3(evals: Iterable[Path], paper_tables: Dict[str, Any], config_n
         for column, dataset in EXTRA_TEST_SETS.items():
             for e in runs:
                 if e is not None and e.get(column) is not None:
-                    records.append(_cell("table3", label, column, column, None, float(e[column]), tol, comparable,
-                                         False, e, config_name, half=half, resolution=int(res), dataset=dataset,
-                                         model=e.get("model") or (row or {}).get("arch")))
+                    cell = _cell("table3", label, column, column, None, float(e[column]), tol, comparable, False, e,
+                                 config_name, half=half, resolution=int(res), dataset=dataset,
+                                 model=e.get("model") or (row or {}).get("arch"))
+                    if not comparable:
+                        cell["status"] = "not comparable"   # stand-in data: say so, as for the top-1 cells
+                    records.append(cell)
     return pd.DataFrame.from_records(records, columns=CELL_COLUMNS)
 
 
