@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from .markdown import DEMO_NOTICE, fmt, generated_line
+from .markdown import fmt, page_header
 
 __all__ = ["CLAIM", "claim_verdict", "render_attention_sink", "render_calibration", "read_summaries"]
 
@@ -95,14 +95,10 @@ def render_attention_sink(summaries: List[Dict[str, Any]], config: Dict[str, Any
                           commit: Optional[str] = None) -> str:
     """The page: one row per model, the paper's claim per DeiT III layer, EDIT's two views."""
     out = Path(out)
-    name = config.get("name", "")
-    lines = ["# Attention sink and saturation, per model", "",
-             generated_line("snakemake attention_sink", commit, name or None), ""]
-    if not config.get("comparable_to_paper", False):
-        lines += [DEMO_NOTICE.format(config=name), "",
-                  "Here the pipeline's models are the demo's reduced ones and a timm model listed with a checkpoint "
-                  "file of random weights stands in for published ones: the numbers show the analysis runs, not what "
-                  "the papers measured.", ""]
+    lines = page_header("Attention sink and saturation, per model", "snakemake attention_sink", commit, config,
+                        "Here the pipeline's models are the demo's reduced ones and a timm model listed with a "
+                        "checkpoint file of random weights stands in for published ones: the numbers show the "
+                        "analysis runs, not what the papers measured.")
     lines += [MEASURES, ""]
     header = ["model", "weights", "images", "prefix tokens", "sink score", "view", "[CLS] > 10x", "prefix share",
               "saturation", "figures"]
@@ -165,14 +161,11 @@ def _table(header: List[str], rows: List[List[str]]) -> List[str]:
 def render_calibration(evaluations: List[Dict[str, Any]], published: Dict[str, Optional[float]],
                        config: Dict[str, Any], commit: Optional[str] = None) -> str:
     """Published against measured ImageNet-1k top-1 of each timm model, with the data config it was measured at."""
-    name = config.get("name", "")
-    lines = ["# Calibration: the pipeline's ImageNet-1k evaluation of published weights", "",
-             generated_line("snakemake calibrate", commit, name or None), ""]
-    if not config.get("comparable_to_paper", False):
-        lines += [DEMO_NOTICE.format(config=name), "",
-                  "The demo's timm models are checkpoint files of random weights on the demo's stand-in ImageNet-1k: "
-                  "their top-1 is chance level and nothing is published for them; the table shows the evaluation "
-                  "runs end to end.", ""]
+    lines = page_header("Calibration: the pipeline's ImageNet-1k evaluation of published weights",
+                        "snakemake calibrate", commit, config,
+                        "The demo's timm models are checkpoint files of random weights on the demo's stand-in "
+                        "ImageNet-1k: their top-1 is chance level and nothing is published for them; the table shows "
+                        "the evaluation runs end to end.")
     lines += ["`editrepro evaluate --model NAME --pretrained | --checkpoint FILE` scores timm's model with the "
               "pipeline's evaluation loop and data reader, at the model's own pretrained data config (timm's "
               "`resolve_data_config`: input size, crop, interpolation, mean and std), in float32. Published: timm's "

@@ -38,7 +38,8 @@ def cell_status(paper: Optional[float], reproduced: Optional[float], tolerance: 
     if cited:
         return "cited"
     if paper is None:            # a row the paper prints as "-", or one the config adds
-        return "no paper value"
+        # measured on stand-in data: say so, whether or not the paper prints the cell
+        return "not comparable" if reproduced is not None and not comparable else "no paper value"
     if reproduced is None:
         return "pending"
     if not comparable:
@@ -122,12 +123,9 @@ def collect_table3(evals: Iterable[Path], paper_tables: Dict[str, Any], config_n
         for column, dataset in EXTRA_TEST_SETS.items():
             for e in runs:
                 if e is not None and e.get(column) is not None:
-                    cell = _cell("table3", label, column, column, None, float(e[column]), tol, comparable, False, e,
-                                 config_name, half=half, resolution=int(res), dataset=dataset,
-                                 model=e.get("model") or (row or {}).get("arch"))
-                    if not comparable:
-                        cell["status"] = "not comparable"   # stand-in data: say so, as for the top-1 cells
-                    records.append(cell)
+                    records.append(_cell("table3", label, column, column, None, float(e[column]), tol, comparable,
+                                         False, e, config_name, half=half, resolution=int(res), dataset=dataset,
+                                         model=e.get("model") or (row or {}).get("arch")))
     return pd.DataFrame.from_records(records, columns=CELL_COLUMNS)
 
 
@@ -290,11 +288,8 @@ def _dense_cells(evals: List[Dict[str, Any]], table: Dict[str, Any], config_name
             pv = paper_value(row, metric) if row is not None else None
             for seeded in runs:
                 value = (seeded or {}).get(metric)
-                cell = _cell("lavit", label, metric, kind, pv, float(value) if value is not None else None,
-                             float(tols.get(kind, 0.5)), comparable, False, seeded, config_name, **where)
-                if pv is None and value is not None and not comparable:
-                    cell["status"] = "not comparable"      # a config-added row run on stand-in data: say so
-                records.append(cell)
+                records.append(_cell("lavit", label, metric, kind, pv, float(value) if value is not None else None,
+                                     float(tols.get(kind, 0.5)), comparable, False, seeded, config_name, **where))
         if e is not None and e.get("params_paper_arch"):
             counted = {"params_m": e["params_paper_arch"] / 1e6, "gmacs": e.get("gmacs_paper_arch")}
         elif row is not None and row.get("arch"):

@@ -8,6 +8,7 @@ ran and summarises ``d_s = a_s - b_s`` the same way: training seed ``s`` fixes t
 initialisation of both, so pairing removes what the two runs share.
 """
 import math
+import statistics
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Optional, Sequence
 
@@ -43,10 +44,10 @@ def summarize(values: Iterable[float], confidence: float = CONFIDENCE) -> Summar
     n = len(xs)
     if n == 0:
         return Summary(0, None)
-    mean = math.fsum(xs) / n
+    mean = statistics.fmean(xs)
     if n == 1:
         return Summary(1, mean)
-    std = math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (n - 1))
+    std = statistics.stdev(xs)   # ddof = 1
     half = t_quantile(n - 1, confidence) * std / math.sqrt(n)
     return Summary(n, mean, std, mean - half, mean + half)
 

@@ -9,7 +9,7 @@ from typing import Any, Dict, Optional
 import pandas as pd
 from tabulate import tabulate
 
-from .markdown import DEMO_NOTICE, fmt, fmt_delta, fmt_value, generated_line, mark, text
+from .markdown import fmt, fmt_delta, fmt_value, mark, page_header, text
 
 __all__ = ["TITLES", "table3_sections", "table4_sections", "table5_sections", "lavit_sections", "lavit_claims",
            "SECTIONS", "render_page", "matrix_counts", "render_jobs"]
@@ -398,9 +398,7 @@ def render_page(table: str, cells: pd.DataFrame, config: Dict[str, Any], table1:
     """A table's own report: title, provenance, the demo notice where it applies, the table, its figures
     (file name -> path relative to the page), its compute."""
     name = config["name"]
-    lines = [f"# {TITLES[table]}", "", generated_line(f"snakemake reproduce_{table}", commit, name), ""]
-    if not config.get("comparable_to_paper", False):
-        lines += [DEMO_NOTICE.format(config=name), ""]
+    lines = page_header(TITLES[table], f"snakemake reproduce_{table}", commit, config)
     if table1 is not None:   # Table 1's measured cells join the table's own, as in the combined results
         from .results import combine, table1_cells
 

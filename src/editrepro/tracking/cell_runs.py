@@ -11,11 +11,11 @@ reached, or a seed's run missing from it, is a warning, never a failed aggregati
 depend on MLflow.
 """
 import logging
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import pandas as pd
 
-from .mlflow_tracker import EXPERIMENT_KIND, default_tracking_uri, ensure_store
+from .mlflow_tracker import EXPERIMENT_KIND, _is_lock_error, default_tracking_uri, ensure_store, with_retries
 
 __all__ = ["nest_seed_runs", "CELL_TAG"]
 
@@ -39,7 +39,6 @@ def nest_seed_runs(cells: pd.DataFrame, uri: Optional[str] = None) -> Dict[str, 
     if not len(seeded):
         return {}
     try:
-        from mlflow.entities import Metric, RunTag
         from mlflow.tracking import MlflowClient
 
         uri = uri or default_tracking_uri()
@@ -47,45 +46,61 @@ def nest_seed_runs(cells: pd.DataFrame, uri: Optional[str] = None) -> Dict[str, 
         client = MlflowClient(tracking_uri=uri)
         parents: Dict[str, str] = {}
         for runs, group in seeded.groupby("run_ids", sort=False):
-            children = runs.split(",")
-            first = group.iloc[0]
-            name = _cell_name(first)
-            if len(group["table"].unique()) > 1:
-                raise ValueError(f"runs {runs} fill cells of several tables")
-            try:
-                experiment = client.get_run(children[0]).info.experiment_id
-            except Exception as e:  # noqa: BLE001  (a run from another store, or deleted)
-                _log.warning("MLflow: seed run %s of %s is not in %s (%s); no parent run for it", children[0],
-                             name, uri, type(e).__name__)
-                continue
-            key = f"{name}|{runs}"
-            found = client.search_runs([experiment], filter_string=f"tags.`{CELL_TAG}` = '{key}'", max_results=1)
-            if found:
-                parent = found[0].info.run_id
-            else:
-                tags = {CELL_TAG: key, "table": str(first.table), "row": str(first.row), "kind": "cell",
-                        "seeds": str(first.seeds), EXPERIMENT_KIND[0]: EXPERIMENT_KIND[1]}
-                if not pd.isna(first.resolution):
-                    tags["resolution"] = str(int(first.resolution))
-                if isinstance(first.half, str) and first.half:
-                    tags["half"] = first.half
-                parent = client.create_run(experiment, run_name=name, tags=tags).info.run_id
-            metrics: List = []
-            for c in group.itertuples():
-                for stat, value in (("mean", c.reproduced_value), ("std", c.stdev), ("n", c.n), ("ci_low", c.ci_low),
-                                    ("ci_high", c.ci_high)):
-                    if value is not None and not pd.isna(value):
-                        metrics.append(Metric(f"{c.column}/{stat}", float(value), 0, 0))
-            client.log_batch(parent, metrics=metrics, tags=[RunTag("seeds", str(first.seeds))])
-            for child in children:
-                try:
-                    client.set_tag(child, "mlflow.parentRunId", parent)
-                except Exception as e:  # noqa: BLE001
-                    _log.warning("MLflow: could not nest run %s under %s (%s)", child, name, type(e).__name__)
-            client.set_terminated(parent, status="FINISHED")
-            parents[name] = parent
+            # idempotent (the parent is found by its tag), so a store locked by a parallel job is simply retried
+            nested = with_retries(lambda: _nest_cell(client, runs, group, uri))
+            if nested is not None:
+                parents[nested[0]] = nested[1]
         return parents
     except Exception as e:  # noqa: BLE001  (the tables never depend on the tracking store)
         _log.warning("MLflow: no parent runs for the cells (%s: %s)", type(e).__name__, str(e).splitlines()[0]
                      if str(e) else "")
         return {}
+
+
+def _nest_cell(client, runs: str, group: pd.DataFrame, uri: str) -> Optional[Tuple[str, str]]:
+    """Find or create the parent run of the cells ``group`` (filled by the seeds' runs ``runs``), log their
+    aggregates there and nest the seeds' runs under it: (cell name, parent run id), or None when a seed's run is
+    not in the store."""
+    from mlflow.entities import Metric, RunTag
+
+    children = runs.split(",")
+    first = group.iloc[0]
+    name = _cell_name(first)
+    if len(group["table"].unique()) > 1:
+        raise ValueError(f"runs {runs} fill cells of several tables")
+    try:
+        experiment = client.get_run(children[0]).info.experiment_id
+    except Exception as e:  # noqa: BLE001  (a run from another store, or deleted)
+        if _is_lock_error(e):
+            raise
+        _log.warning("MLflow: seed run %s of %s is not in %s (%s); no parent run for it", children[0], name, uri,
+                     type(e).__name__)
+        return None
+    key = f"{name}|{runs}"
+    found = client.search_runs([experiment], filter_string=f"tags.`{CELL_TAG}` = '{key}'", max_results=1)
+    if found:
+        parent = found[0].info.run_id
+    else:
+        tags = {CELL_TAG: key, "table": str(first.table), "row": str(first.row), "kind": "cell",
+                "seeds": str(first.seeds), EXPERIMENT_KIND[0]: EXPERIMENT_KIND[1]}
+        if not pd.isna(first.resolution):
+            tags["resolution"] = str(int(first.resolution))
+        if isinstance(first.half, str) and first.half:
+            tags["half"] = first.half
+        parent = client.create_run(experiment, run_name=name, tags=tags).info.run_id
+    metrics: List = []
+    for c in group.itertuples():
+        for stat, value in (("mean", c.reproduced_value), ("std", c.stdev), ("n", c.n), ("ci_low", c.ci_low),
+                            ("ci_high", c.ci_high)):
+            if value is not None and not pd.isna(value):
+                metrics.append(Metric(f"{c.column}/{stat}", float(value), 0, 0))
+    client.log_batch(parent, metrics=metrics, tags=[RunTag("seeds", str(first.seeds))])
+    for child in children:
+        try:
+            client.set_tag(child, "mlflow.parentRunId", parent)
+        except Exception as e:  # noqa: BLE001  (one seed's run gone: the others still nest)
+            if _is_lock_error(e):
+                raise
+            _log.warning("MLflow: could not nest run %s under %s (%s)", child, name, type(e).__name__)
+    client.set_terminated(parent, status="FINISHED")
+    return name, parent

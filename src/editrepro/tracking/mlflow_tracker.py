@@ -103,6 +103,19 @@ def _is_lock_error(e: BaseException) -> bool:
     return "database is locked" in str(e) or "database table is locked" in str(e)
 
 
+def with_retries(fn: Callable[[], Any], retry_if: Callable[[BaseException], bool] = None, retries: int = 12):
+    """``fn()``, retried with jittered backoff while its error satisfies ``retry_if`` (default: a locked SQLite
+    store, which parallel jobs meet); any other error, or the last one, is raised."""
+    retry_if = retry_if or _is_lock_error
+    for attempt in range(retries + 1):
+        try:
+            return fn()
+        except Exception as e:  # noqa: BLE001
+            if not retry_if(e) or attempt == retries:
+                raise
+            time.sleep(min(2.0, 0.05 * 2 ** attempt) * (0.5 + random.random()))
+
+
 def _reachable(uri: str, timeout: float = 3.0) -> Optional[str]:
     """None if an http(s) tracking server answers, else why not."""
     if not uri.startswith(("http://", "https://")):
@@ -158,21 +171,16 @@ class Tracker:
         """
         if not self.enabled:
             return None
-        retry_if = retry_if or _is_lock_error
-        for attempt in range(self.retries + 1):
-            try:
-                return fn(*args, **kwargs)
-            except Exception as e:  # noqa: BLE001  (tracking must never stop training)
-                if retry_if(e) and attempt < self.retries:
-                    time.sleep(min(2.0, 0.05 * 2 ** attempt) * (0.5 + random.random()))
-                    continue
-                why = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-                if essential:
-                    self._disable(why)
-                else:
-                    _logger.warning("MLflow: skipped %s for run %s (%s)", getattr(fn, "__name__", "a call"),
-                                    self.run_id, why)
-                return None
+        try:
+            return with_retries(lambda: fn(*args, **kwargs), retry_if or _is_lock_error, self.retries)
+        except Exception as e:  # noqa: BLE001  (tracking must never stop training)
+            why = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            if essential:
+                self._disable(why)
+            else:
+                _logger.warning("MLflow: skipped %s for run %s (%s)", getattr(fn, "__name__", "a call"),
+                                self.run_id, why)
+            return None
 
     @property
     def client(self):

@@ -87,12 +87,14 @@ def _entries(listing: Listing, rules: CleanRules, exclude: Optional[pa.Table]) -
     each with its reason; only the rest, usually a handful, is looked at closely."""
     frame = pl.DataFrame({"path": listing.paths}).select(_stripped(listing).alias("path"))
     is_image = frame["path"].str.contains(_image_pattern(rules.extensions))
-    bad = np.zeros(len(frame), bool)
-    if listing.not_utf8:
+    if listing.not_utf8:   # rare: their escaped names could look like images
+        bad = np.zeros(len(frame), bool)
         bad[list(listing.not_utf8)] = True
         is_image &= ~pl.Series(bad)
-    others = (frame.filter(~is_image).with_columns(bad=pl.Series(bad).filter(~is_image))
-              .select("path", code=_reason_of_others(from_listing=listing.folders is None), detail=pl.lit("")))
+        others = frame.filter(~is_image).with_columns(bad=pl.Series(bad).filter(~is_image))
+    else:
+        others = frame.filter(~is_image).with_columns(bad=pl.lit(False))
+    others = others.select("path", code=_reason_of_others(from_listing=listing.folders is None), detail=pl.lit(""))
     images = frame.filter(is_image)
     del frame, is_image
     parts = [others]
