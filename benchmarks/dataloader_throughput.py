@@ -7,6 +7,12 @@ That rate is what one data-loading worker gives; `editrepro cost` divides a GPU'
 it to say how many CPU cores per GPU keep it fed. The figures go to
 `benchmarks/results/dataloader_throughput.json`, which `editrepro cost` reads.
 
+ImageNet-21K-P is pretrained on from its resized copy (the processed release, or
+`in21k_cleaning.resize: squish`): the same images squish-resized to 224 x 224 as the reference's
+resize.py does (JPEG quality 95), decoded and augmented by the ImageNet-21k pretraining recipe at
+224 px. That figure (`images_per_sec_per_core_resized`) is what `editrepro cost` uses for the
+21k pretraining jobs reading resized images; decode alone is timed for both sizes too.
+
     python benchmarks/dataloader_throughput.py [--images 64] [--rounds 3]
 """
 import argparse
@@ -27,6 +33,7 @@ from editrepro.training.config import load_recipe
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = ["in1k_pretrain", "finetune_384", "in21k_pretrain", "finetune_in1k_from_in21k", "transfer", "lavit_in1k"]
 SIZES = (224, 384)
+RESIZED_RECIPES = ["in21k_pretrain"]   # the recipes that read ImageNet-21K-P, resized to 224 x 224
 
 
 def imagenet_like_jpegs(folder: Path, count: int, seed: int = 0) -> list:
@@ -40,6 +47,30 @@ def imagenet_like_jpegs(folder: Path, count: int, seed: int = 0) -> list:
         Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(path, quality=90)
         paths.append(path)
     return paths
+
+
+def squished(paths: list, folder: Path, size: int = 224) -> list:
+    """The reference's resize of each image (longer side >= size: squished to size x size), JPEG quality 95."""
+    from editrepro.data.imagenet21k.materialise import _resize_bilinear
+
+    out = []
+    for path in paths:
+        with Image.open(path) as im:
+            small = Image.fromarray(_resize_bilinear(np.asarray(im.convert("RGB")), size, size))
+        out.append(folder / f"{Path(path).stem}_{size}.jpg")
+        small.save(out[-1], quality=95)
+    return out
+
+
+def timed(fn, paths: list, rounds: int) -> float:
+    """Images/s of ``fn`` over ``paths``: the median of ``rounds`` passes."""
+    timings = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for path in paths:
+            fn(path)
+        timings.append(len(paths) / (time.perf_counter() - t0))
+    return statistics.median(timings)
 
 
 def main() -> None:
@@ -56,8 +87,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         paths = imagenet_like_jpegs(Path(tmp), args.images)
+        small = squished(paths, Path(tmp))
         kb = statistics.mean(os.path.getsize(p) for p in paths) / 1024
-        rates = {}
+        small_kb = statistics.mean(os.path.getsize(p) for p in small) / 1024
+        rates, resized = {}, {}
         for name in RECIPES:
             r = load_recipe(REPO / "config" / "recipes" / f"{name}.yaml")
             rates[name] = {}
@@ -65,19 +98,24 @@ def main() -> None:
                 tf = build_train_transform(size, crop=r.crop, hflip=r.hflip, three_augment=r.three_augment,
                                            color_jitter=r.color_jitter, rand_augment=r.rand_augment,
                                            re_prob=r.random_erasing)
-                timings = []
-                for _ in range(args.rounds):
-                    t0 = time.perf_counter()
-                    for path in paths:
-                        tf(load_rgb(path))
-                    timings.append(len(paths) / (time.perf_counter() - t0))
-                rates[name][str(size)] = statistics.median(timings)
+                rates[name][str(size)] = timed(lambda path: tf(load_rgb(path)), paths, args.rounds)
+                if name in RESIZED_RECIPES and size == 224:
+                    resized[name] = {"224": timed(lambda path: tf(load_rgb(path)), small, args.rounds)}
+        decode = {"full": timed(load_rgb, paths, args.rounds), "resized": timed(load_rgb, small, args.rounds)}
     cpu = platform.processor() or platform.machine()
-    result = {"cpu": cpu, "cores": os.cpu_count(), "jpeg_kb": kb, "images_per_sec_per_core": rates}
+    result = {"cpu": cpu, "cores": os.cpu_count(), "jpeg_kb": kb, "images_per_sec_per_core": rates,
+              "resized_jpeg_kb": small_kb, "images_per_sec_per_core_resized": resized,
+              "decode_images_per_sec_per_core": decode}
     print(f"{cpu}, {os.cpu_count()} cores; JPEGs 500 x 375, {kb:.0f} KB; images/s per core (decode + augment)\n")
     print("| recipe | 224 px | 384 px |\n| --- | --- | --- |")
     for name, r in rates.items():
         print(f"| {name} | {r['224']:.0f} | {r['384']:.0f} |")
+    print(f"\nImageNet-21K-P resized (224 x 224 squish, {small_kb:.0f} KB) next to full size (500 x 375, {kb:.0f} KB), "
+          "images/s per core\n")
+    print("| pipeline | full size | resized | ratio |\n| --- | --- | --- | --- |")
+    print(f"| decode only | {decode['full']:.0f} | {decode['resized']:.0f} | {decode['resized'] / decode['full']:.2f} |")
+    for name, r in resized.items():
+        print(f"| {name}, 224 px | {rates[name]['224']:.0f} | {r['224']:.0f} | {r['224'] / rates[name]['224']:.2f} |")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
 

@@ -19,6 +19,8 @@ COMMANDS = {
     "train": "train",
     "evaluate": "evaluate",
     "clean-in21k": "clean_in21k",
+    "in21k-p": "in21k_p",
+    "resize-in21k": "resize_in21k",
     "check-data": "check_data",
     "aggregate": "aggregate",
     "report": "report",

@@ -53,8 +53,8 @@ LAVIT_SIZE = 64   # Synthetic(size=LAVIT_SIZE): a 2 x 2 grid at stride 32
 
 def lavit_job(output_dir, epochs=2, batch_size=16, per_device_batch=None, amp="off", **recipe_overrides) -> TrainConfig:
     """A reduced LaViT-T (LA layers in stages 3 and 4) with LaViT's recipe: the DP loss is on (weight 0.1)."""
-    overrides = dict(epochs=epochs, batch_size=batch_size, warmup_epochs=1, lr=2e-3, mixup=0.0, cutmix=0.0,
-                     random_erasing=0.0, drop_path=0.0)
+    overrides = dict(epochs=epochs, batch_size=batch_size, warmup_epochs=1, lr=2e-3, lr_batch=None, mixup=0.0,
+                     cutmix=0.0, random_erasing=0.0, drop_path=0.0, repeated_aug=False)   # DDP == one process
     overrides.update(recipe_overrides)
     recipe = load_recipe("config/recipes/lavit_in1k.yaml", overrides)
     return TrainConfig(model="lavit_tiny_224", img_size=LAVIT_SIZE,

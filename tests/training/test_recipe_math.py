@@ -85,17 +85,19 @@ def test_weight_decay_groups_and_lamb_clip():
         assert id(named[name]) not in decay, name
     assert type(opt).__name__ == "Lamb" and opt.defaults["max_grad_norm"] == 1.0
     transfer = build_optimizer(model, load_recipe("config/recipes/transfer.yaml"))
-    assert transfer.defaults["max_grad_norm"] is None
+    assert transfer.defaults["max_grad_norm"] == 1.0          # FusedLAMB's own clip, Table 2's "x" notwithstanding
     assert sorted(g["weight_decay"] for g in transfer.param_groups) == [0.0, 0.01]
 
 
 @pytest.mark.parametrize("preset,expected", [
     ("in21k_pretrain", dict(epochs=240, batch_size=2048, lr=3e-3, weight_decay=0.02, label_smoothing=0.1, loss="ce",
-                            crop="src", mixup=0.0, cutmix=1.0, repeated_aug=False, color_jitter=0.3, grad_clip=1.0)),
+                            crop="src", mixup=0.0, cutmix=1.0, repeated_aug=False, color_jitter=0.3, grad_clip=None,
+                            lamb_max_grad_norm=1.0)),
     ("in1k_pretrain", dict(epochs=800, batch_size=2048, lr=3e-3, weight_decay=0.02, label_smoothing=0.0, loss="bce",
                            crop="rrc", mixup=0.8, cutmix=1.0, repeated_aug=True, color_jitter=0.3, hflip=True)),
     ("transfer", dict(epochs=400, batch_size=768, lr=1e-4, weight_decay=0.01, label_smoothing=0.1, loss="ce",
-                      hflip=False, color_jitter=None, mixup=0.0, cutmix=1.0, grad_clip=None, drop_path=0.1)),
+                      hflip=False, color_jitter=None, mixup=0.0, cutmix=1.0, grad_clip=None, lamb_max_grad_norm=1.0,
+                      drop_path=0.1)),
     ("finetune_384", dict(epochs=20, batch_size=512, optimizer="adamw", lr=1e-5, weight_decay=0.1,
                           rand_augment="rand-m9-mstd0.5-inc1", three_augment=False)),
 ])

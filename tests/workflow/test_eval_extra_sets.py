@@ -5,7 +5,7 @@ import re
 import yaml
 from conftest import job_stats, snakemake
 
-IMAGENET1K_RUNS = re.compile(r"(in1k|in21k)_(224|384)|lavit_224")
+IMAGENET1K_RUNS = re.compile(r"(in1k|in21k)(_official)?_(224|384)|lavit_224")   # _official: DeiT III's own recipe
 
 
 def evaluate_commands(out: str) -> dict:

@@ -10,6 +10,8 @@ import yaml
 from snakemake.utils import validate
 
 from editrepro.training.config import ConfigError, load_recipe   # torch-free: planning stays fast
+from editrepro.baselines import (BASELINES, OFFICIAL, OFFICIAL_STAGES, arch_size, official_chain,  # torch-free
+                                 official_row)
 
 
 validate(config, "../../config/schemas/workflow.schema.yaml")
@@ -22,6 +24,15 @@ LOGS = f"logs/{NAME}"
 DATA_ROOT = Path(config["data"]["root"])
 DEMO_MARKER = DATA_ROOT / "DONE"
 IN21K = f"{RESULTS}/data/imagenet21k"
+# ImageNet-21K-P's form, and the manifests pretraining reads: the processed release as distributed (data.imagenet21k_p,
+# indexed by rule in21k_p), or the raw release cleaned (rule clean_in21k) then resized as the reference does (rule
+# resize_in21k; in21k_cleaning.resize none: the full-size images). Sizes as editrepro.data.imagenet21k.DEFAULT_SIZE.
+IN21K_RESIZE = config["in21k_cleaning"]["resize"]
+IN21K_RESIZE_SIZE = config["in21k_cleaning"]["resize_size"] or {"squish": 224, "short-side": 256}.get(IN21K_RESIZE)
+IN21K_FORM = "processed" if config["data"]["imagenet21k_p"] else "full" if IN21K_RESIZE == "none" else "resized"
+IN21K_P = f"{RESULTS}/data/imagenet21k_p"
+IN21K_RESIZED = f"{RESULTS}/data/imagenet21k_{IN21K_RESIZE}{IN21K_RESIZE_SIZE}"
+IN21K_READ = {"processed": IN21K_P, "resized": IN21K_RESIZED, "full": IN21K}[IN21K_FORM]
 MODEL_LABEL = r"[A-Za-z0-9][A-Za-z0-9_.+-]*"
 TRANSFER_DATASETS = r"cifar10|cifar100|flowers102|dtd|caltech256"
 SCHEDULES = r"1x|3x"
@@ -60,7 +71,7 @@ STAGES = {
 def dataset_root(name):
     """A dataset's root: absolute paths as given, relative ones under data.root."""
     if name == "imagenet21k":
-        return IN21K
+        return IN21K_READ
     path = Path(config["data"][name])
     return str(path if path.is_absolute() else DATA_ROOT / path)
 
@@ -72,7 +83,7 @@ def data_ready(name):
     them, and a job whose data is missing fails with the layout it expected.
     """
     if name == "imagenet21k":
-        return [f"{IN21K}/train.parquet"]
+        return [f"{IN21K_READ}/train.parquet"]
     if config["data"]["generate_demo"]:  # every dataset, "transfer" ones included, comes from the generator
         return [str(DEMO_MARKER)]
     return []
@@ -230,7 +241,94 @@ def table3_runs():
 
 
 def table3_evals():
-    return [eval_json(run, model, seed) for run, model, _, seed in table3_runs()]
+    return [eval_json(run, model, seed) for run, model, _, seed in table3_runs() + table3_official_runs()]
+
+
+# -- Table 3's DeiT III baselines (editrepro.baselines; docs/reference.md, "DeiT III's own results and recipe") --
+for _stage, (_recipe, _dataset) in OFFICIAL_STAGES.items():
+    STAGES[_stage] = dict(recipe=_recipe, dataset=_dataset)
+
+
+def baselines_of(half):
+    """`tables.table3.<half>.baselines`, else `tables.table3.baselines`, else [paper]. `paper` trains every model of
+    the half by the EDIT paper's recipes (as always); `deit3_official` adds each DeiT3 model by DeiT III's own."""
+    for where, spec in ((f"tables.table3.{half}.baselines", T3[half].get("baselines")),
+                        ("tables.table3.baselines", T3.get("baselines"))):
+        if spec is not None:
+            if "paper" not in spec:
+                raise ValueError(f"{where}: {spec} leaves out 'paper', the EDIT paper's recipes that train every "
+                                 f"model of the half; list it with the others (allowed: {', '.join(BASELINES)})")
+            return list(spec)
+    return ["paper"]
+
+
+def official_models(half):
+    """The half's DeiT3 models (arch deit3*) that DeiT III's own recipes also train, where its baselines say so."""
+    if OFFICIAL not in baselines_of(half):
+        return []
+    return [m for m in T3[half]["models"] if config["models"].get(m, {}).get("arch", "").startswith("deit3")]
+
+
+def table3_official_runs():
+    """(run folder, model, half, seed) of every official-recipe cell of Table 3, at the half's resolutions and seeds:
+    in1k_official_<res> (half a), in21k_official_<res> (half b). Each is evaluated as its own row."""
+    runs = [(f"in1k_official_{res}", m, "a", s) for m in official_models("in1k") for res in T3["in1k"]["resolutions"]
+            for s in seeds_of("table3", "in1k")]
+    runs += [(f"in21k_official_{res}", m, "b", s) for m in official_models("in21k")
+             for res in T3["in21k"]["resolutions"] for s in seeds_of("table3", "in21k")]
+    return runs
+
+
+def official_job(run, model):
+    """{stage, res, init}: how DeiT III's recipes train run folder `run` of `model` (editrepro.baselines)."""
+    arch = config["models"][model]["arch"]
+    chain = official_chain(run, arch_size(arch))
+    if chain is None:
+        raise ValueError(f"tables.table3.baselines: DeiT III's README gives no recipe that trains {run} for {model} "
+                         f"({arch}); deit3_official covers tiny (Small's recipe), small and base DeiT3 models")
+    return chain
+
+
+def official_jobs(run, model):
+    """Every training job of an official-recipe cell, upstream first: [(run folder, {stage, res, init}), ...]."""
+    jobs = []
+    while run:
+        chain = official_job(run, model)
+        jobs.insert(0, (run, chain))
+        run = chain["init"]
+    return jobs
+
+
+def validate_official():
+    """Before any job: every official-recipe chain has a size the README trains and its resolutions; the recipes it
+    uses default to the presets of their names (config/recipes/deit3_official_*), added to `recipes` only when
+    planned (so a config without deit3_official keeps its recipes, and every job, as they were) and checked."""
+    for run, model, _, _ in table3_official_runs():
+        for job_run, chain in official_jobs(run, model):
+            if chain["res"] not in config["resolutions"]:
+                raise ValueError(f"resolutions['{chain['res']}'] is missing: tables.table3.baselines deit3_official "
+                                 f"trains {model} at it ({job_run}; DeiT III pretrains ViT-B at 192 px). Set "
+                                 f"resolutions.\"{chain['res']}\" (the paper's matrix: {chain['res']}; a stand-in "
+                                 f"the patch size 16 divides otherwise)")
+            name = STAGES[chain["stage"]]["recipe"]
+            config["recipes"].setdefault(name, {"preset": name, "set": {}})
+    if table3_official_runs():
+        validate_recipes()
+
+
+validate_official()
+
+
+def official_params(wildcards):
+    """What a `train_deit3_official` job is: its run's chain, stage, dataset and pixels."""
+    chain = official_job(wildcards.orun, wildcards.model)
+    return dict(chain, dataset=STAGES[chain["stage"]]["dataset"], img_size=pixels(chain["res"]))
+
+
+def official_init(wildcards):
+    """The checkpoint a `train_deit3_official` job starts from (the same seed's upstream run), or none."""
+    init = official_job(wildcards.orun, wildcards.model)["init"]
+    return [f"{run_dir(init, wildcards.model, wildcards.seed)}/model.pth"] if init else []
 
 
 def table4_runs():
@@ -362,8 +460,15 @@ def training_plan():
             if res == 384:
                 add(run, "finetune_384", model, 384, seed)
         else:
-            add("in21k_pretrain", "pretrain_in21k", model, 224, seed)
+            # its images: resized (224 squish, the processed release's) or full size; cost's loader figure follows
+            add("in21k_pretrain", "pretrain_in21k", model, 224, seed)["input_form"] = (
+                "full" if IN21K_FORM == "full" else "resized")
             add(run, "finetune_in21k", model, res, seed)
+    for run, model, _, seed in table3_official_runs():     # DeiT III's own recipes, each chain upstream first
+        for job_run, chain in official_jobs(run, model):
+            job = add(job_run, chain["stage"], model, int(chain["res"]), seed)
+            if job["dataset"] == "imagenet21k":
+                job["input_form"] = "full" if IN21K_FORM == "full" else "resized"
     for run, model, seed in table4_runs():
         add("in1k_224", "pretrain_in1k", model, 224, seed)
         add(run, "transfer", model, 224, seed)["dataset"] = run.split("_", 1)[1]
@@ -377,6 +482,33 @@ def training_plan():
         stage = f"detect_{run[5:]}" if run.startswith("coco_") else f"segment_{run[7:]}"
         add(run, stage, model, 512, seed)["img_size"] = dense_crop() if run.startswith("ade20k") else 800
     return list(jobs.values())
+
+
+def cost_cells():
+    """The cells the configured tables fill, one per table, half, row and resolution: the model's architecture,
+    the training jobs (run/model, one seed) its value needs, upstream included, and its seeds. `cost` pairs them
+    into the papers' claimed gains and prices the seeds each claim needs."""
+    cells = {}
+
+    def add(table, half, model, res, jobs, seed, **extra):
+        cell = cells.setdefault((table, half, model, res, extra.get("column")), dict(
+            table=table, half=half, row=model, resolution=res, arch=config["models"][model]["arch"],
+            jobs=[f"{run}/{model}" for run in jobs], seeds=[], **extra))
+        cell["seeds"].append(seed)
+
+    for run, model, half, seed, *_ in table3_runs():
+        res = int(run.rsplit("_", 1)[1])
+        first = "in1k_224" if half == "a" else "in21k_pretrain"
+        add("table3", half, model, res, list(dict.fromkeys([first, run])), seed)   # in1k_224 alone at 224
+    for run, model, seed, *_ in table4_runs():
+        add("table4", "", model, 224, ["in1k_224", run], seed, column=run.split("_", 1)[1])
+    for run, model, seed, *_ in table5_runs():
+        add("table5", "", model, 512, ["in1k_224", run], seed)
+    for run, model, seed, *_ in lavit_runs():
+        add("lavit", "", model, 224, [run], seed)
+    for run, model, seed, *_ in dense_runs():
+        add("lavit", run, model, None, ["lavit_224", run], seed)
+    return list(cells.values())
 
 
 # -- helpers of the data, evaluate and aggregate rules ------------------------------------
@@ -397,9 +529,32 @@ def in21k_source_args():
     return f"--root {shlex.quote(str(root))}" + (f" --listing {shlex.quote(listing)}" if listing else "")
 
 
-def config_json():
-    return shlex.quote(json.dumps({"name": NAME, "comparable_to_paper": config["comparable_to_paper"],
-                                   "description": config["description"]}))
+def in21k_p_args():
+    """`editrepro in21k-p`'s arguments: data.imagenet21k_p (under data.root unless absolute) and its count check."""
+    root = Path(config["data"]["imagenet21k_p"] or ".")
+    root = root if root.is_absolute() else DATA_ROOT / root
+    any_counts = " --any-counts" if config["data"]["imagenet21k_p_counts"] == "any" else ""
+    return f"--root {shlex.quote(str(root))}{any_counts}"
+
+
+def in21k_benchmarks():
+    """Benchmark files of the jobs that make the ImageNet-21k manifests pretraining reads (IN21K_FORM)."""
+    if IN21K_FORM == "processed":
+        return [f"{LOGS}/benchmarks/data/in21k_p.tsv"]
+    files = [f"{LOGS}/benchmarks/data/clean_in21k.tsv"]
+    return files + ([f"{LOGS}/benchmarks/data/resize_in21k.tsv"] if IN21K_FORM == "resized" else [])
+
+
+def config_json(stats=False, recipes=False):
+    """What a report-writing job reads of the config; ``stats``: also the seed-noise prior (the report rules only,
+    so that changing it re-runs no other job); ``recipes``: also the recipes and compute.amp (reports/report.md's
+    recipe section only, likewise)."""
+    out = {"name": NAME, "comparable_to_paper": config["comparable_to_paper"], "description": config["description"]}
+    if stats:
+        out["stats"] = config["stats"]
+    if recipes:     # the report's "Recipes against their references": each recipe's preset and set, the precision
+        out["recipes"], out["compute"] = config["recipes"], {"amp": config["compute"]["amp"]}
+    return shlex.quote(json.dumps(out))
 
 
 def bench(kind, run, model, seed):
@@ -435,8 +590,12 @@ def table3_benchmarks():
     files += [bench("runs", "in1k_224", model, seed) for run, model, _, seed in runs if run.startswith("in1k_384")]
     in21k = [(model, seed) for run, model, _, seed in runs if run.startswith("in21k_")]
     files += [bench("runs", "in21k_pretrain", model, seed) for model, seed in in21k]
-    if in21k:
-        files.append(f"{LOGS}/benchmarks/data/clean_in21k.tsv")
+    official = table3_official_runs()     # DeiT III's own recipes: each cell's evaluation and its training chain
+    files += [bench("eval", run, model, seed) for run, model, _, seed in official]
+    files += [bench("runs", job_run, model, seed) for run, model, _, seed in official
+              for job_run, _ in official_jobs(run, model)]
+    if in21k or any(run.startswith("in21k_") for run, *_ in official):
+        files += in21k_benchmarks()
     if config["data"]["generate_demo"] and runs:
         files.append(f"{LOGS}/benchmarks/data/demo_data.tsv")
     return sorted(set(files))
@@ -535,6 +694,9 @@ def imagenet1k_eval_tags(run, model, seed):
     stage, res = run.rsplit("_", 1)
     if stage == "lavit":
         return tags(table="lavit", row=model, resolution=res, stage=run, config=NAME, seed=seed)
+    if stage in ("in1k_official", "in21k_official"):   # DeiT III's own recipes: a row of their own
+        return tags(table="table3", half="a" if stage == "in1k_official" else "b", row=official_row(model),
+                    resolution=res, stage=run, baseline=OFFICIAL, config=NAME, seed=seed)
     half = {"in1k": "a", "in21k": "b"}[stage]
     return tags(table="table3", half=half, row=model, resolution=res, stage=run, config=NAME, seed=seed)
 
@@ -547,7 +709,9 @@ def imagenet1k_eval_tags(run, model, seed):
 # runtime goes by the run name's first word.
 EVALUATIONS = {
     # Table 3 and LaViT's table: ImageNet-1k val at the run's resolution and its recipe's crop ratio
-    "imagenet1k": dict(runs=r"in1k_(224|384)|in21k_(224|384)|lavit_224", tags=imagenet1k_eval_tags,
+    # (and the DeiT III official-recipe rows of Table 3, in1k_official_* / in21k_official_*)
+    "imagenet1k": dict(runs=r"in1k_(224|384)|in21k_(224|384)|lavit_224|in1k_official_(224|384)"
+                            r"|in21k_official_(224|384)", tags=imagenet1k_eval_tags,
                        reads=lambda run: "imagenet1k", waits=True, names=True),
     # Table 4: the transfer dataset's test split (the readers' "val")
     "transfer": dict(runs=rf"transfer_({TRANSFER_DATASETS})",

@@ -7,7 +7,7 @@ rule report_table:
     output:
         report("reports/{table}.md", caption="../report/table.rst", category="Tables", labels={"table": "{table}"}),
     params:
-        config=config_json(),
+        config=config_json(stats=True),
         extra=report_extra_args,
     log:
         f"{LOGS}/report/{{table}}.log",
@@ -25,10 +25,11 @@ rule report:
         figures=[f"reports/figures/{name}" for name in FIGURES_T3] + ([SATURATION_FIGURE] if saturation_models() else []),
         jobs=[f"{RESULTS}/{t}_jobs.parquet" for t in TABLES],
         pages=ATTENTION_REPORTS,
+        recipe_references="config/recipe_references.yaml",
     output:
         report("reports/report.md", caption="../report/report.rst", category="Report"),
     params:
-        config=config_json(),
+        config=config_json(stats=True, recipes=True),
     log:
         f"{LOGS}/report.log",
     conda:

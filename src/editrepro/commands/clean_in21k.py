@@ -51,7 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     work.add_argument("--symlink-tree", type=Path, metavar="DIR",
                       help="make DIR/{train,val}/<synset>/<file> symlinks to the images (an ImageFolder per split)")
     work.add_argument("--resize", type=Path, metavar="DIR",
-                      help="write resized copies as DIR/{train,val}/<synset>/<file>, as the reference's resize.py")
+                      help="write resized copies as DIR/{train,val}/<synset>/<file>, as the reference's resize.py "
+                           "(`editrepro resize-in21k` also writes their manifests: what the workflow's rule "
+                           "resize_in21k runs)")
     work.add_argument("--resize-mode", choices=["squish", "short-side"], default="squish",
                       help="squish: size x size, aspect not kept (the reference's default); short-side: short side "
                            "= size (default: squish)")

@@ -12,6 +12,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="train_throughput JSON files (default: benchmarks/results/train_throughput_*.json)")
     p.add_argument("--loader", default=None,
                    help="dataloader_throughput JSON (default: benchmarks/results/dataloader_throughput.json if present)")
+    p.add_argument("--cells", default=None,
+                   help="JSON: the cells the configured tables fill (the workflow's cost_cells()): prices the seeds "
+                        "each claimed gain needs")
+    p.add_argument("--stats", default="{}", help="JSON: the config's stats (seed_sd, seed_sd_by_table)")
+    p.add_argument("--paper-tables", default=None, help="paper values (default: config/paper_tables.yaml)")
     p.add_argument("--out", required=True)
 
 
@@ -33,6 +38,13 @@ def run(args: argparse.Namespace) -> int:
     loader = json.loads(loader_file.read_text()) if loader_file.is_file() else None
     config["loader"] = loader
     df = estimate(json.loads(args.plan), config, runs_root, files, loader)
-    atomic_write_text(args.out, render_cost(df, config, git_commit()))
+    claims = None
+    if args.cells is not None:
+        from ..reporting.paper import load_paper_tables
+        from ..reporting.power import claim_costs
+
+        config["stats"] = json.loads(args.stats)
+        claims = claim_costs(json.loads(args.cells), load_paper_tables(args.paper_tables), df, config["stats"])
+    atomic_write_text(args.out, render_cost(df, config, git_commit(), claims=claims))
     print(f"wrote {args.out}: {df['estimate_gpu_hours'].sum():,.0f} GPU-hours estimated for {len(df)} jobs")
     return 0

@@ -108,9 +108,17 @@ def _throughputs(paths: Iterable[Path], gpu: str) -> Dict[tuple, float]:
 
 
 def cores_per_gpu(gpu_images_per_sec: float, recipe: str, img_size: int,
-                  loader: Optional[Dict[str, Any]]) -> Optional[int]:
-    """CPU cores (data-loading workers) that decode and augment as fast as the GPU trains; None unmeasured."""
-    rates = (loader or {}).get("images_per_sec_per_core", {}).get(recipe)
+                  loader: Optional[Dict[str, Any]], input_form: str = "full") -> Optional[int]:
+    """CPU cores (data-loading workers) that decode and augment as fast as the GPU trains; None unmeasured.
+
+    ``input_form``: ``"resized"`` for a job reading ImageNet-21K-P's resized images (the processed
+    release, or ``in21k_cleaning.resize`` other than none): the loader's ``images_per_sec_per_core_resized``
+    figure (224 x 224 squish JPEGs) where measured, else the full-size one; ``"full"``: full-size images.
+    """
+    rates = None
+    if input_form == "resized":
+        rates = (loader or {}).get("images_per_sec_per_core_resized", {}).get(recipe)
+    rates = rates or (loader or {}).get("images_per_sec_per_core", {}).get(recipe)
     if not rates:
         return None
     size = min(rates, key=lambda s: abs(int(s) - img_size))      # the measured resolution nearest the job's
@@ -143,11 +151,14 @@ def estimate(plan: List[Dict[str, Any]], config: Dict[str, Any], runs_root: Opti
                          estimate_gpu_hours=flops / peak / 3600,
                          throughput_gpu_hours=images / rate / 3600 if rate else None,
                          measured_device_hours=measured, gpu_images_per_sec=gpu_rate,
-                         cpu_cores_per_gpu=cores_per_gpu(gpu_rate, Path(job["recipe"]).stem, job["img_size"], loader)))
+                         cpu_cores_per_gpu=cores_per_gpu(gpu_rate, Path(job["recipe"]).stem, job["img_size"], loader,
+                                                         job.get("input_form", "full"))))
     return pd.DataFrame(rows)
 
 
-def render_cost(df: pd.DataFrame, config: Dict[str, Any], commit: Optional[str] = None) -> str:
+def render_cost(df: pd.DataFrame, config: Dict[str, Any], commit: Optional[str] = None,
+                claims: Optional[pd.DataFrame] = None) -> str:
+    """The cost page; ``claims`` (``power.claim_costs``) adds the seeds and GPU-hours each claimed gain needs."""
     lines = ["# What the configuration costs", "", generated_line("snakemake cost", commit, config["name"]), "",
              f"Estimate: training FLOPs (3 x forward, all matmuls) / ({config['peak_tflops']} TFLOP/s dense peak of "
              f"one {config['gpu']} x {config['mfu']:.0%} utilisation). *From throughput*: images / a measured "
@@ -171,7 +182,11 @@ def render_cost(df: pd.DataFrame, config: Dict[str, Any], commit: Optional[str] 
     if loader:
         lines += [f"*CPU cores / GPU*: the GPU's training images/s (measured, else estimated) over one core's decode "
                   f"and augment rate for the job's recipe, measured on {loader.get('cpu', 'a CPU')} "
-                  "(`benchmarks/dataloader_throughput.py`); a slower or faster CPU changes it in proportion.", ""]
+                  "(`benchmarks/dataloader_throughput.py`); a slower or faster CPU changes it in proportion. "
+                  "ImageNet-21k pretraining on resized images (the processed ImageNet-21K-P, or "
+                  "`in21k_cleaning.resize` other than none) uses the rate on 224 x 224 JPEGs"
+                  + ("" if loader.get("images_per_sec_per_core_resized") else
+                     " where measured (not in this file: the full-size rate is used)") + ".", ""]
     else:
         lines += ["*CPU cores / GPU*: not measured here; run `python benchmarks/dataloader_throughput.py` on a node "
                   "of the cluster to fill the column.", ""]
@@ -185,4 +200,8 @@ def render_cost(df: pd.DataFrame, config: Dict[str, Any], commit: Optional[str] 
         lines += [f"Seeds: the configured ones ({', '.join(map(str, seeds))}) cost the total above; every training "
                   "job runs once per seed of its table (`tables.<table>.seeds`). The whole matrix at "
                   + ", ".join(f"{n} seed{'s' if n > 1 else ''}: {n * one:,.0f} GPU-h" for n in (1, 2, 3)) + ".", ""]
+    if claims is not None:   # the seeds each claimed gain needs for 80% power, and their GPU-hours
+        from .power import cost_power_lines
+
+        lines += cost_power_lines(claims, df, config.get("stats"), config["gpu"])
     return "\n".join(lines)

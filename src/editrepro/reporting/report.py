@@ -114,17 +114,32 @@ def render_report(results: pd.DataFrame, config: Dict[str, Any], table1_md: str,
         counts = comparison_counts(comparisons)
         lines += [f"**Paired comparisons** (each model against its baseline, seed by seed): {len(comparisons)} pairs; "
                   + "; ".join(f"{v} {k}" for k, v in counts.items() if v) + ".", ""]
+        from .comparisons import published_summary   # Table 3's claims against DeiT III's own published numbers
+
+        if published_summary(comparisons):
+            lines += [published_summary(comparisons), ""]
+        from .power import power_counts
+
+        power = power_counts(comparisons, config.get("stats"))
+        if sum(power.values()):
+            lines += [f"**Claimed gains the seeds run can resolve** (power ≥ 80% at 5%, each table's \"Can the seeds "
+                      f"resolve the claimed gains?\"): {power['resolvable']} resolvable, {power['not resolvable']} "
+                      "not resolvable.", ""]
     lines += ["## Table 1: model variants, parameters and FLOPs", "", _demote(table1_md).strip(), ""]
     for table in ("table3", "table4", "table5", "lavit"):
         cells = results[results.table == table]
         if not len(cells):
             continue
-        body = "\n".join([SECTIONS[table](cells), *comparison_section(comparisons[comparisons.table == table])])
+        section = comparison_section(comparisons[comparisons.table == table], config.get("stats"))
+        body = "\n".join([SECTIONS[table](cells), *section])
         lines += [f"## {TITLES[table]}", "", _demote(body).strip(), ""]
     for page in pages:
         title = page.splitlines()[0].lstrip("# ").strip() if page.startswith("# ") else "Analysis"
         lines += [f"## {title}", "", _demote(page).strip(), ""]
     if figures:
         lines += ["## Figures", "", *figure_lines(figures)]
+    from .recipe_references import render_recipe_references   # config/recipe_references.yaml, compute.amp, sched_step
+
+    lines += [render_recipe_references(config).strip(), ""]
     lines += ["## Compute", "", render_jobs(jobs), ""]
     return "\n".join(lines)

@@ -26,14 +26,17 @@ class Recipe:
     batch_size: int
     optimizer: str
     lr: float
+    lr_batch: Optional[int]
     min_lr: float
     warmup_lr: float
     warmup_epochs: int
     sched: str
+    sched_step: str
     weight_decay: float
     opt_eps: float
     opt_betas: Tuple[float, float]
-    grad_clip: Optional[float]
+    grad_clip: Union[None, float, Mapping[str, Optional[float]]]
+    lamb_max_grad_norm: Optional[float]
     loss: str
     label_smoothing: float
     drop_path: Union[float, Mapping[str, float]]
@@ -60,8 +63,9 @@ class Recipe:
     def from_dict(cls, values: Dict[str, Any], source: Optional[str] = None) -> "Recipe":
         values = validate(dict(values), load_schema("recipe"), source)
         values["opt_betas"] = tuple(values["opt_betas"])
-        if isinstance(values["drop_path"], dict):
-            values["drop_path"] = dict(sorted(values["drop_path"].items()))
+        for key in ("drop_path", "grad_clip"):
+            if isinstance(values[key], dict):
+                values[key] = dict(sorted(values[key].items()))
         if values["loss"] == "bce" and values["label_smoothing"] > 0:
             raise ConfigError(f"{source or 'recipe'}: label_smoothing must be 0 with the bce loss "
                               f"(DeiT III binarises mixup targets), got {values['label_smoothing']}")
@@ -71,22 +75,38 @@ class Recipe:
     def uses_mixup(self) -> bool:
         return self.mixup > 0 or self.cutmix > 0
 
+    @property
+    def peak_lr(self) -> float:
+        """The learning rate the schedule peaks at: ``lr``, or ``lr x batch_size / lr_batch`` (DeiT's and PVT's
+        main.py scale ``--lr`` by the total batch / 512 unless ``--unscale-lr``)."""
+        return self.lr if self.lr_batch is None else self.lr * self.batch_size / self.lr_batch
+
     def drop_path_for(self, model_name: str) -> float:
         """The stochastic depth rate of ``model_name`` (a size mapping is looked up by tiny/small/base;
         ``pvt_v2_b1/b2/b3`` are the sizes of the LaViT they are compared with)."""
-        if not isinstance(self.drop_path, Mapping):
-            return float(self.drop_path)
-        from ..models.families import model_size
+        return float(_by_size(self.drop_path, "drop_path", model_name))
 
-        size = model_size(model_name)
-        if size in self.drop_path:
-            return float(self.drop_path[size])
-        raise ConfigError(f"drop_path gives rates for {sorted(self.drop_path)} but model {model_name!r} is none of them")
+    def grad_clip_for(self, model_name: str) -> Optional[float]:
+        """The ``--clip-grad`` of ``model_name`` (None: no clipping), a size mapping looked up like ``drop_path``."""
+        clip = _by_size(self.grad_clip, "grad_clip", model_name)
+        return None if clip is None else float(clip)
 
     def as_dict(self) -> Dict[str, Any]:
         d = asdict(self)
         d["opt_betas"] = list(self.opt_betas)
         return d
+
+
+def _by_size(value: Any, key: str, model_name: str) -> Any:
+    """``value``, or its entry for the size of ``model_name`` when it is a tiny/small/base mapping."""
+    if not isinstance(value, Mapping):
+        return value
+    from ..models.families import model_size
+
+    size = model_size(model_name)
+    if size in value:
+        return value[size]
+    raise ConfigError(f"{key} gives values for {sorted(value)} but model {model_name!r} is none of them")
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,13 @@
 """Optimiser, schedule, loss and mixup of a recipe, all from timm.
 
-- LAMB is timm's ``Lamb``; its ``max_grad_norm`` is the global-norm clip apex FusedLAMB
-  applies internally (DeiT III's optimiser). AdamW clips through ``clip_grad_norm_``.
+- LAMB is timm's ``Lamb``; its ``max_grad_norm`` (``lamb_max_grad_norm``, 1.0) is the global-norm clip
+  apex FusedLAMB applies inside its step (DeiT III's ``--opt fusedlamb``), whatever ``--clip-grad`` says.
+  ``grad_clip`` is ``--clip-grad``: ``clip_grad_norm_`` on the unscaled gradients before any optimizer's step,
+  as timm's ``NativeScaler`` does (the engine).
 - Weight decay is off for biases, norms, LayerScale and the model's ``no_weight_decay()``
   (pos-embed, [CLS]) through timm's parameter groups.
-- The schedule is timm's cosine with linear warmup, stepped once per epoch.
+- The schedule is timm's cosine with linear warmup, stepped once per epoch: ``schedule_epoch`` says which
+  epoch's lr an epoch trains at (``sched_step``: DeiT's and PVT's main.py, or timm's train.py).
 - ``bce`` is timm's ``BinaryCrossEntropy(smoothing=0, target_threshold=0)``: DeiT III's
   BCE on mixup targets binarised with ``> 0``.
 """
@@ -19,20 +22,34 @@ from timm.scheduler import CosineLRScheduler
 
 from .config import Recipe
 
-__all__ = ["build_optimizer", "build_scheduler", "build_criterion", "build_mixup", "clip_after_backward"]
+__all__ = ["build_optimizer", "build_scheduler", "build_criterion", "build_mixup", "clip_after_backward",
+           "schedule_epoch"]
 
 
 def build_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     kwargs = dict(eps=recipe.opt_eps, betas=recipe.opt_betas)
     if recipe.optimizer == "lamb":
-        kwargs["max_grad_norm"] = recipe.grad_clip  # None disables LAMB's internal clip
-    return create_optimizer_v2(model, opt=recipe.optimizer, lr=recipe.lr, weight_decay=recipe.weight_decay,
+        kwargs["max_grad_norm"] = recipe.lamb_max_grad_norm  # FusedLAMB's own clip; None disables it
+    return create_optimizer_v2(model, opt=recipe.optimizer, lr=recipe.peak_lr, weight_decay=recipe.weight_decay,
                                filter_bias_and_bn=True, **kwargs)
 
 
-def clip_after_backward(recipe: Recipe) -> Optional[float]:
-    """The clip the training step applies itself (AdamW); LAMB clips inside its step."""
-    return recipe.grad_clip if recipe.optimizer != "lamb" else None
+def clip_after_backward(recipe: Recipe, model_name: str) -> Optional[float]:
+    """The clip the training step applies itself (``--clip-grad``, for ``model_name``'s size), after unscaling and
+    before the optimizer step; LAMB's own clip (``lamb_max_grad_norm``) comes on top, inside its step."""
+    return recipe.grad_clip_for(model_name)
+
+
+def schedule_epoch(recipe, epoch: int) -> int:
+    """The epoch index whose learning rate (``scheduler.step(index)``) epoch ``epoch`` trains at.
+
+    ``reference`` (DeiT's and PVT's main.py): the scheduler starts at lr(0) and ``lr_scheduler.step(epoch)``
+    follows each epoch, so epoch 0 and epoch 1 both train at lr(0) and epoch e >= 1 at lr(e - 1).
+    ``timm`` (timm's train.py: ``step(epoch + 1)`` after each epoch): epoch e trains at lr(e). A recipe
+    without ``sched_step`` (segmentation, detection: stepped per iteration) gets the identity."""
+    if getattr(recipe, "sched_step", "timm") == "reference":
+        return max(epoch - 1, 0)
+    return epoch
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe) -> CosineLRScheduler:

@@ -94,7 +94,7 @@ class ClassificationTask:
         return build_mixup(self.recipe, num_classes)
 
     def clip(self) -> Optional[float]:
-        return clip_after_backward(self.recipe)
+        return clip_after_backward(self.recipe, self.cfg.model)
 
     def evaluate(self, model: nn.Module, val_set: Dataset, dist: DistInfo, amp_dtype, batch_size: int,
                  workers: int, show_progress: bool, bad_samples: Optional[BadSampleLog] = None) -> Dict[str, float]:

@@ -40,6 +40,7 @@ from .checkpoint import CHECKPOINT, FINAL_WEIGHTS, load_checkpoint, rng_state, s
 from .config import TrainConfig
 from .distributed import DistInfo, barrier, init_distributed
 from .engine import NonFiniteLossError, StepContext, train_one_epoch
+from .optim import schedule_epoch
 from .sampling import ResumableSampler, SeededDataset, seed_all
 from .tasks import task_for
 
@@ -181,6 +182,7 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
         **cfg.as_dict(),
         "derived": {"world_size": dist_info.world_size, "per_device_batch": per_device, "accum_steps": accum,
                     "drop_path_rate": task.drop_path_rate, "num_classes": num_classes,
+                    "peak_lr": getattr(r, "peak_lr", r.lr), "clip_grad": task.clip(),
                     "params": count_params(model), "repeats": repeats, "train_images": len(train_set),
                     "val_images": len(val_set)},
     }
@@ -229,8 +231,11 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
         for epoch in range(pos.epoch, r.epochs):
             start_step = pos.step if epoch == pos.epoch else 0
             # timm ignores the call a schedule is not counted in: epochs for cosine, global steps for poly
-            # (the position is the global step, so a resumed run takes up the same schedule)
-            scheduler.step(epoch)
+            # (the position is the global step, so a resumed run takes up the same schedule). Which epoch's lr
+            # this epoch trains at is the recipe's sched_step (schedule_epoch): DeiT's and PVT's main.py step
+            # after the epoch, so epoch e >= 1 trains at lr(e - 1); set here from the epoch alone, a run resumed
+            # mid-epoch takes up the same lr
+            scheduler.step(schedule_epoch(r, epoch))
             scheduler.step_update(epoch * steps + start_step)
             sampler.set_epoch(epoch, start=start_step * per_device * accum)
             loader = DataLoader(train_data, batch_sampler=BatchSampler(sampler, per_device, drop_last=True),

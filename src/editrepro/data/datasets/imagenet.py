@@ -59,8 +59,10 @@ class ImageNet21k(ImageListDataset):
     Args:
         manifest: a manifest parquet to read instead of ``root/<split>.parquet``;
             ``classes.tsv`` is then looked for beside it.
-        image_root: the directory the manifest's paths are relative to; default: the root the
-            cleaning recorded in ``stats.json`` beside the manifest, else ``root``.
+        image_root: the directory the manifest's paths are relative to; default: the split's root
+            recorded in ``stats.json`` beside the manifest (``roots``: the processed release's
+            ``imagenet21k_<split>/`` or a resized copy's ``<split>/``), else the root the cleaning
+            recorded there, else ``root``.
 
     Class names come from ``classes.tsv`` (a ``synset`` column, ordered by a ``label`` column if
     there is one, or one synset per line); without it, from the (label, synset) pairs of the
@@ -72,7 +74,7 @@ class ImageNet21k(ImageListDataset):
             train.parquet      columns: path (relative to image_root), label (0..K-1), synset
             val.parquet
             classes.tsv        the K synsets, in label order
-        image_root/            (default: the root in stats.json, else root)
+        image_root/            (default: the split's root in stats.json, else root)
             n00004475/n00004475_15899.JPEG ...
         or pass manifest=<file.parquet> and image_root=<dir>
     """
@@ -83,7 +85,7 @@ class ImageNet21k(ImageListDataset):
         root = Path(root).expanduser()
         manifest = root / f"{split}.parquet" if manifest is None else Path(manifest).expanduser()
         if image_root is None:
-            image_root = _recorded_root(manifest.parent) or root
+            image_root = _recorded_root(manifest.parent, split) or root
         image_root = Path(image_root).expanduser()
         if not manifest.is_file():
             raise LayoutError("imagenet21k", manifest.parent,
@@ -107,11 +109,12 @@ class ImageNet21k(ImageListDataset):
         super().__init__(image_root, paths, labels, classes, transform, split)
 
 
-def _recorded_root(folder: Path) -> Path | None:
-    """The image root the ImageNet-21k cleaning wrote into ``stats.json``, if any."""
+def _recorded_root(folder: Path, split: str) -> Path | None:
+    """The image root of ``split`` that the ImageNet-21k cleaning (or the processed release's index, or the
+    resized copy) wrote into ``stats.json``, if any."""
     from ..imagenet21k import STATS, manifest_root
 
-    return manifest_root(folder) if (folder / STATS).is_file() else None
+    return manifest_root(folder, split) if (folder / STATS).is_file() else None
 
 
 def _read_classes(manifest: Path) -> list[str]:

@@ -11,7 +11,9 @@ resized copy.
 
 One module per step: ``rules`` (the rules, file names, rejection reasons), ``listing`` (scan or
 read a listing), ``cleaning`` (classify, threshold, split), ``outputs`` (write and read the
-manifests), ``materialise`` (verify, symlink tree, resize).
+manifests), ``materialise`` (verify, symlink tree, resize), ``forms`` (the processed release read
+directly, ``index_processed``; a resized copy of the cleaned release with its manifests,
+``resize_manifests``: the same manifests on the same images in every form).
 
 Pipeline (each step a function; ``editrepro clean-in21k`` runs them in order)::
 
@@ -45,6 +47,9 @@ A reader finds image ``i`` of a split at ``Path(root) / path``, with ``root`` fr
 ``stats.json`` (``manifest_root(out)``) or given explicitly. In a tree made by
 ``materialise_symlinks`` or ``resize_tree`` the root of split ``S`` is ``DIR/S``
 (``DIR/S/<synset>/<file>``), which is also a torchvision ``ImageFolder`` with the same labels.
+Manifests whose splits have roots of their own (the processed release's ``imagenet21k_train/``
+and ``imagenet21k_val/``, a resized copy's ``train/`` and ``val/``) record them in
+``stats.json`` under ``roots`` (``manifest_root(out, split)``).
 
 Conventions fixed here, each the reference's unless said otherwise:
 
@@ -57,8 +62,10 @@ Conventions fixed here, each the reference's unless said otherwise:
   counts).
 - The same input gives byte-identical manifests, whatever the order of the listing.
 """
-from . import cleaning, listing, materialise, outputs, rules  # noqa: F401  (one module per step)
+from . import cleaning, forms, listing, materialise, outputs, rules  # noqa: F401  (one module per step)
 from .cleaning import CleanResult, clean
+from .forms import (DEFAULT_SIZE, PROCESSED_SPLITS, RESIZE_MODES, check_processed_layout, index_processed,
+                    release_of, resize_manifests)
 from .listing import Listing, list_tree, read_listing
 from .materialise import materialise_symlinks, resize_tree, verify_images
 from .outputs import manifest_root, prepare, read_manifest, write_failed, write_outputs
@@ -68,4 +75,6 @@ __all__ = [
     "CleanRules", "Listing", "CleanResult", "DataError", "REASONS", "KNOWN_RELEASES",
     "list_tree", "read_listing", "clean", "write_outputs", "prepare", "verify_images",
     "materialise_symlinks", "resize_tree", "write_failed", "read_manifest", "manifest_root", "STATS",
+    "PROCESSED_SPLITS", "RESIZE_MODES", "DEFAULT_SIZE", "check_processed_layout", "index_processed", "release_of",
+    "resize_manifests",
 ]

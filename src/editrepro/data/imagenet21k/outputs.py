@@ -28,6 +28,19 @@ def _write_table_tsv(path: Path, table: pa.Table) -> None:
     _write_tsv(path, table.column_names, zip(*(table.column(c).to_pylist() for c in table.column_names)))
 
 
+def write_split_manifest(out: Path, split: str, table, num_classes: int, rules) -> Path:
+    """``OUT/train.parquet`` or ``OUT/val.parquet``, atomically, with the ``editrepro`` key-value metadata
+    (split, num_classes, rules) the readers check."""
+    meta = {"split": split, "num_classes": num_classes, "rules": rules}
+    table = table.replace_schema_metadata({"editrepro": json.dumps(meta, sort_keys=True)})
+    target = Path(out) / (TRAIN if split == "train" else VAL)
+    with atomic_path(target) as tmp:
+        # dictionary pages and statistics only where they pay: paths are all distinct
+        pq.write_table(table, tmp, compression="zstd", use_dictionary=["label", "synset"],
+                       write_statistics=["label", "synset"])
+    return target
+
+
 def write_outputs(result: CleanResult, out_dir: PathLike) -> Dict[str, Path]:
     """Write the manifests, class tables, rejected entries and stats into ``out_dir``, each atomically.
 
@@ -39,14 +52,7 @@ def write_outputs(result: CleanResult, out_dir: PathLike) -> Dict[str, Path]:
     written = {}
     num_classes = len(result.classes)
     for split, table in result.splits.items():
-        meta = {"split": split, "num_classes": num_classes, "rules": result.stats["rules"]}
-        table = table.replace_schema_metadata({"editrepro": json.dumps(meta, sort_keys=True)})
-        target = out / (TRAIN if split == "train" else VAL)
-        with atomic_path(target) as tmp:
-            # dictionary pages and statistics only where they pay: paths are all distinct
-            pq.write_table(table, tmp, compression="zstd", use_dictionary=["label", "synset"],
-                           write_statistics=["label", "synset"])
-        written[split] = target
+        written[split] = write_split_manifest(out, split, table, num_classes, result.stats["rules"])
     for key, name, table in (("classes", CLASSES, result.classes), ("dropped", DROPPED, result.dropped),
                              ("rejected", REJECTED, result.rejected)):
         _write_table_tsv(out / name, table)
@@ -77,9 +83,15 @@ def read_manifest(out_dir: PathLike, split: str = "train") -> pa.Table:
     return pq.read_table(Path(out_dir) / (TRAIN if split == "train" else VAL))
 
 
-def manifest_root(out_dir: PathLike) -> Optional[Path]:
-    """The image root recorded in ``stats.json`` (None if the listing was given without one)."""
-    root = json.loads((Path(out_dir) / STATS).read_text())["root"]
+def manifest_root(out_dir: PathLike, split: Optional[str] = None) -> Optional[Path]:
+    """The image root recorded in ``stats.json`` (None if the listing was given without one).
+
+    With ``split``, that split's own root where ``stats.json`` records one per split (``roots``:
+    the processed release's ``imagenet21k_train/``, a resized copy's ``train/``), else the root.
+    """
+    stats = json.loads((Path(out_dir) / STATS).read_text())
+    root = (stats.get("roots") or {}).get(split) if split else None
+    root = root or stats["root"]
     return Path(root) if root else None
 
 
