@@ -16,6 +16,8 @@ examples:
 import argparse
 from pathlib import Path
 
+from .resize_in21k import add_resize_options
+
 HELP = "ImageNet-21K-P manifests (the reference cleaning) from an ImageNet-21k tree or file listing"
 
 
@@ -54,14 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="write resized copies as DIR/{train,val}/<synset>/<file>, as the reference's resize.py "
                            "(`editrepro resize-in21k` also writes their manifests: what the workflow's rule "
                            "resize_in21k runs)")
-    work.add_argument("--resize-mode", choices=["squish", "short-side"], default="squish",
-                      help="squish: size x size, aspect not kept (the reference's default); short-side: short side "
-                           "= size (default: squish)")
-    work.add_argument("--resize-size", type=int, default=None, help="default: 224 (squish) or 256 (short-side)")
-    work.add_argument("--resize-filter", choices=["reference", "bicubic"], default="reference",
-                      help="reference: bilinear without antialiasing, as the reference's cv2.resize; bicubic: "
-                           "PIL's antialiased bicubic (default: reference)")
-    work.add_argument("--resize-quality", type=int, default=95, help="JPEG quality (default: 95, cv2's)")
+    add_resize_options(work, prefix="resize-")
     work.add_argument("--workers", type=int, default=None,
                       help="processes for --verify and --resize (default: all cores)")
     work.add_argument("--scan-threads", type=int, default=16, help="threads scanning --root's folders (default: 16)")

@@ -18,19 +18,25 @@ from pathlib import Path
 HELP = "resize a cleaned ImageNet-21k as the reference does (squish 224 / short side 256), with its manifests"
 
 
+def add_resize_options(group, prefix: str = "") -> None:
+    """The reference resize's options (``--{prefix}mode``, ``size``, ``filter``, ``quality``), shared with
+    ``clean-in21k --resize``."""
+    group.add_argument(f"--{prefix}mode", choices=["squish", "short-side"], default="squish",
+                       help="squish: size x size, aspect not kept (the reference's default); short-side: short "
+                            "side = size (default: squish)")
+    group.add_argument(f"--{prefix}size", type=int, default=None, help="default: 224 (squish) or 256 (short-side)")
+    group.add_argument(f"--{prefix}filter", choices=["reference", "bicubic"], default="reference",
+                       help="reference: bilinear without antialiasing, as the reference's cv2.resize; bicubic: "
+                            "PIL's antialiased bicubic (default: reference)")
+    group.add_argument(f"--{prefix}quality", type=int, default=95, help="JPEG quality (default: 95, cv2's)")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--manifests", type=Path, required=True,
                         help="the folder editrepro clean-in21k wrote (train.parquet, val.parquet, stats.json)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the resized images and their manifests")
-    parser.add_argument("--mode", choices=["squish", "short-side"], default="squish",
-                        help="squish: size x size, aspect not kept (the reference's default); short-side: short "
-                             "side = size (default: squish)")
-    parser.add_argument("--size", type=int, default=None, help="default: 224 (squish) or 256 (short-side)")
-    parser.add_argument("--filter", choices=["reference", "bicubic"], default="reference",
-                        help="reference: bilinear without antialiasing, as the reference's cv2.resize; bicubic: "
-                             "PIL's antialiased bicubic (default: reference)")
-    parser.add_argument("--quality", type=int, default=95, help="JPEG quality (default: 95, cv2's)")
+    add_resize_options(parser)
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 

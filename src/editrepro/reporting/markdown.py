@@ -1,10 +1,11 @@
 """Formatting shared by the report renderers: numbers, deltas, status marks, headers."""
 from datetime import datetime, timezone
-from typing import Optional
+from typing import Dict, Optional
 
 import pandas as pd
 
-__all__ = ["fmt", "fmt_value", "fmt_delta", "mark", "text", "generated_line", "page_header", "DEMO_NOTICE"]
+__all__ = ["fmt", "fmt_value", "fmt_delta", "mark", "text", "generated_line", "page_header", "DEMO_NOTICE", "FIGURES",
+           "figure_lines"]
 
 MARKS = {"reproduced": "✓", "off": "✗ off", "pending": "pending", "not comparable": "demo",
          "no paper value": "not in paper", "cited": "cited"}
@@ -63,4 +64,34 @@ def page_header(title: str, command: str, commit: Optional[str], config: dict, d
     lines = [f"# {title}", "", generated_line(command, commit, name or None), ""]
     if not config.get("comparable_to_paper", False):
         lines += [DEMO_NOTICE.format(config=name), ""] + ([demo_note, ""] if demo_note else [])
+    return lines
+
+
+# The figures of the reports (file name -> caption), in the order they are shown
+FIGURES = {
+    "fig1_attention_sink.png": "Fig. 1: the attention sink, per layer. (a) Attention DeiT III's tokens pay to [CLS] "
+                               "against the mean over the other tokens (the paper finds [CLS] a sink); (b) EDIT's "
+                               "decoder: its [CLS] query's weight on its previous state against one patch's; (c) the "
+                               "share of attention the single most-attended token takes in each encoder.",
+    "lavit_attention_saturation.png": "Attention saturation (LaViT's Fig. 3): for each layer, the cosine similarity "
+                                      "of its attention maps with the previous layer's (per head, the flattened "
+                                      "maps, averaged over heads and images) in this run's trained models; pairs "
+                                      "across a stage boundary of a pyramid (another grid) are left out. Open "
+                                      "markers: LaViT's Less-Attention layers.",
+    "fig4_top1_vs_flops.png": "Fig. 4: top-1 against FLOPs, the paper's points and the reproduced ones (error bars: "
+                              "the 95% interval over seeds).",
+    "table3_paired_gains.png": "Each EDIT model's gain over the DeiT III of its size, data and resolution: the paper's "
+                               "claim and the reproduced mean of the per-seed differences with its 95% interval.",
+    "fig5_attention_maps.png": "Fig. 5: EDIT's [CLS]-to-patch attention at every layer, over sample images.",
+    "table3_training_curves.png": "Training loss and validation top-1 per epoch of Table 3's runs.",
+}
+
+
+def figure_lines(figures: Dict[str, str]) -> list:
+    """Markdown of figures (file name -> path), in the report's order (FIGURES), each with its caption."""
+    order = {name: i for i, name in enumerate(FIGURES)}
+    lines = []
+    for file, path in sorted(figures.items(), key=lambda kv: order.get(kv[0], len(order))):
+        caption = FIGURES.get(file, file)
+        lines += [f"![{caption}]({path})", "", f"*{caption}*", ""]
     return lines

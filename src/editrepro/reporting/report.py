@@ -10,50 +10,16 @@ from typing import Any, Dict, Optional, Sequence
 import pandas as pd
 from tabulate import tabulate
 
-from .markdown import DEMO_NOTICE, generated_line
-from .results import STATUSES
+from .markdown import DEMO_NOTICE, FIGURES, figure_lines, generated_line
+from .results import STATUSES, one_flop_cell_per_figure
 from .tables import SECTIONS, TITLES, comparison_section, render_jobs
 
 __all__ = ["one_flop_cell_per_figure", "reproduction_matrix", "render_report", "figure_lines", "FIGURES"]
-
-FIGURES = {
-    "fig1_attention_sink.png": "Fig. 1: the attention sink, per layer. (a) Attention DeiT III's tokens pay to [CLS] "
-                               "against the mean over the other tokens (the paper finds [CLS] a sink); (b) EDIT's "
-                               "decoder: its [CLS] query's weight on its previous state against one patch's; (c) the "
-                               "share of attention the single most-attended token takes in each encoder.",
-    "lavit_attention_saturation.png": "Attention saturation (LaViT's Fig. 3): for each layer, the cosine similarity "
-                                      "of its attention maps with the previous layer's (per head, the flattened "
-                                      "maps, averaged over heads and images) in this run's trained models; pairs "
-                                      "across a stage boundary of a pyramid (another grid) are left out. Open "
-                                      "markers: LaViT's Less-Attention layers.",
-    "fig4_top1_vs_flops.png": "Fig. 4: top-1 against FLOPs, the paper's points and the reproduced ones (error bars: "
-                              "the 95% interval over seeds).",
-    "table3_paired_gains.png": "Each EDIT model's gain over the DeiT III of its size, data and resolution: the paper's "
-                               "claim and the reproduced mean of the per-seed differences with its 95% interval.",
-    "fig5_attention_maps.png": "Fig. 5: EDIT's [CLS]-to-patch attention at every layer, over sample images.",
-    "table3_training_curves.png": "Training loss and validation top-1 per epoch of Table 3's runs.",
-}
 
 FLOP_NOTE = (
     "**FLOPs** are multiply-accumulates counted with `torch.utils.flop_counter` on the meta device, in the "
     "paper's (fvcore) convention. The paper's 224 px figures count the attention matmuls, its 384 px figures "
     "(and the cited DeiT rows) only match with them left out; every figure is therefore given both ways.")
-
-
-def one_flop_cell_per_figure(results: pd.DataFrame) -> pd.DataFrame:
-    """A printed FLOP figure is one cell, measured in two conventions: it counts as reproduced if either matches.
-
-    (The paper's 224 px figures count the attention matmuls and its 384 px ones do not, so one
-    of the two conventions is always off; counting both would report every figure as half off.)
-    """
-    conv = results["convention"].fillna("")
-    flops, rest = results[conv != ""], results[conv == ""]
-    if not len(flops):
-        return results
-    rank = flops["status"].map({"reproduced": 0}).fillna(1)
-    best = (flops.assign(_rank=rank).sort_values("_rank", kind="stable")
-            .drop_duplicates(["table", "half", "row", "resolution", "column"]).drop(columns="_rank"))
-    return pd.concat([rest, best]).sort_index()
 
 
 def reproduction_matrix(results: pd.DataFrame) -> pd.DataFrame:
@@ -73,16 +39,6 @@ def _demote(markdown: str) -> str:
     if lines and lines[0].startswith("# "):
         lines = lines[1:]
     return "\n".join(re.sub(r"^(#+) ", r"#\1 ", line) for line in lines)
-
-
-def figure_lines(figures: Dict[str, str]) -> list:
-    """Markdown of figures (file name -> path), in the report's order (FIGURES), each with its caption."""
-    order = {name: i for i, name in enumerate(FIGURES)}
-    lines = []
-    for file, path in sorted(figures.items(), key=lambda kv: order.get(kv[0], len(order))):
-        caption = FIGURES.get(file, file)
-        lines += [f"![{caption}]({path})", "", f"*{caption}*", ""]
-    return lines
 
 
 def render_report(results: pd.DataFrame, config: Dict[str, Any], table1_md: str, figures: Dict[str, str],

@@ -10,7 +10,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from ..baselines import OFFICIAL_SUFFIX, PUBLISHED_SUFFIX
-from .markdown import fmt, fmt_delta, fmt_value, mark, page_header, text
+from .markdown import figure_lines, fmt, fmt_delta, fmt_value, mark, page_header, text
 
 __all__ = ["TITLES", "table3_sections", "table4_sections", "table5_sections", "lavit_sections", "lavit_claims",
            "SECTIONS", "render_page", "matrix_counts", "render_jobs"]
@@ -344,7 +344,7 @@ def lavit_sections(cells: pd.DataFrame) -> str:
                      text(t.run_id)[:8]])
     top1 = cells[cells.column == "top1"]
     counts = cells[cells.column != "top1"]
-    from .report import one_flop_cell_per_figure
+    from .results import one_flop_cell_per_figure
 
     claims = lavit_claims(cells)
     params, flops = counts[counts.column == "params_m"], counts[counts.column == "gmacs"]
@@ -434,8 +434,6 @@ def render_page(table: str, cells: pd.DataFrame, config: Dict[str, Any], table1:
     body = SECTIONS[table](cells[cells.table == table])
     lines += [body, *comparison_section(comparisons, config.get("stats"))]
     if figures:
-        from .report import figure_lines
-
         lines += ["## Figures", "", *figure_lines(figures)]
     lines += ["## Compute", "", render_jobs(jobs), ""]
     return "\n".join(lines)
