@@ -48,6 +48,8 @@ localrules:
 
 
 onstart:
+    # Real runs only, before any job is submitted: every data path a job to run reads exists (a dry run warns).
+    check_data_paths()
     # A new SQLite tracking store must exist before parallel jobs open it.
     shell("editrepro tracking-init")
 

@@ -9,6 +9,8 @@ import logging
 import sys
 from typing import List, Optional
 
+from .fileio import StorageError
+
 __all__ = ["main", "COMMANDS"]
 
 # command name -> module under editrepro.commands (imported only when its command runs)
@@ -52,7 +54,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError, StorageError) as e:     # StorageError: no space left, unwritable folder
         print(f"editrepro {args.command}: error: {e}", file=sys.stderr)
         return 2
 

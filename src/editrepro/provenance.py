@@ -22,12 +22,16 @@ def project_root(start: Optional[Path] = None) -> Path:
 
 @lru_cache(maxsize=None)
 def git_commit(root: Optional[Path] = None) -> str:
-    """``HEAD``'s hash, with ``-dirty`` if tracked files changed; ``unknown`` outside a checkout."""
+    """``HEAD``'s hash, with ``-dirty`` if tracked files changed; ``unknown`` outside a checkout.
+
+    Untracked files (a job's output folder such as ``runs/``, notes, data) do not make it dirty: only a change
+    to a file the commit holds does.
+    """
     cwd = str(root or project_root())
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
                              check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=cwd,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
                                capture_output=True, text=True, check=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"

@@ -1,5 +1,6 @@
 # Validation of the config and the helpers that turn it into job arguments.
 # Pure Python and YAML: nothing here imports torch, so planning the DAG stays fast.
+import functools
 import json
 import re
 import shlex
@@ -9,11 +10,14 @@ import yaml
 
 from snakemake.utils import validate
 
-from editrepro.training.config import ConfigError, load_recipe   # torch-free: planning stays fast
+from editrepro.training.config import ConfigError, batch_plan, load_recipe   # torch-free: planning stays fast
+from editrepro.schema import load_yaml, yaml12_numbers   # torch-free
 from editrepro.baselines import (BASELINES, OFFICIAL, OFFICIAL_STAGES, arch_size, official_chain,  # torch-free
                                  official_row)
 
 
+# Numbers as YAML 1.2 reads them, like recipes and --set: Snakemake's loader (YAML 1.1) reads `lr: 2e-3` as a string.
+config.update(yaml12_numbers(dict(config)))
 validate(config, "../../config/schemas/workflow.schema.yaml")
 
 NAME = config["name"]
@@ -110,7 +114,10 @@ def validate_recipes():
         preset = Path(f"config/recipes/{ref['preset']}.yaml")
         if not preset.is_file():
             raise ValueError(f"recipes.{name}.preset: {ref['preset']!r} is not a file under config/recipes/")
-        recipe = {**(yaml.safe_load(preset.read_text()) or {}), **ref.get("set", {})}
+        try:
+            recipe = {**(load_yaml(preset) or {}), **ref.get("set", {})}
+        except ConfigError as e:   # a YAML syntax error, with its line
+            raise ValueError(f"recipes.{name}: {e}") from None
         schema = {"segmentation": "segmentation_recipe", "detection": "detection_recipe"}.get(recipe.get("task"), "recipe")
         try:
             validate(recipe, f"../../config/schemas/{schema}.schema.yaml", set_default=False)
@@ -172,17 +179,26 @@ def compute_args():
     return args
 
 
-def launcher(wildcards, resources):
-    """`editrepro`, or torchrun over the job's GPUs (one task; one per node with nodes > 1)."""
-    gpus = int(getattr(resources, "gpu", 0) or 0)
-    nodes = int(getattr(resources, "nodes", 1) or 1)
-    if nodes > 1:
-        endpoint = '$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1):29500'
-        return (f"srun --ntasks-per-node=1 torchrun --nnodes={nodes} --nproc_per_node={gpus // nodes} "
-                f"--rdzv_backend=c10d --rdzv_id=$SLURM_JOB_ID --rdzv_endpoint={endpoint} -m editrepro")
-    if gpus > 1:
-        return f"torchrun --standalone --nproc_per_node={gpus} -m editrepro"
-    return "editrepro"
+def launcher(stage):
+    """The job's launch: `editrepro`, or torchrun over its GPUs (one task; one per node with nodes > 1).
+
+    `stage` is a stage name or a function of the wildcards giving one. Evaluated as each job is planned (a dry run
+    too), it checks that the stage's recipe batch splits over the job's devices (check_batch): a job that would fail
+    when it starts fails the plan instead, and only the jobs of the targets asked for are checked. (A param of the
+    resources, which Snakemake leaves out of its params rerun trigger: the check changes no job's params.)"""
+    def launch(wildcards, resources):
+        gpus = int(getattr(resources, "gpu", 0) or 0)
+        nodes = int(getattr(resources, "nodes", 1) or 1)
+        check_batch(STAGES[stage(wildcards) if callable(stage) else stage]["recipe"], gpus, nodes)
+        if nodes > 1:
+            endpoint = '$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1):29500'
+            return (f"srun --ntasks-per-node=1 torchrun --nnodes={nodes} --nproc_per_node={gpus // nodes} "
+                    f"--rdzv_backend=c10d --rdzv_id=$SLURM_JOB_ID --rdzv_endpoint={endpoint} -m editrepro")
+        if gpus > 1:
+            return f"torchrun --standalone --nproc_per_node={gpus} -m editrepro"
+        return "editrepro"
+
+    return launch
 
 
 def cluster_resource(key):
@@ -759,3 +775,111 @@ def imagenet1k_extra_args(input):
     data.root, or the demo's); not inputs, like every external dataset: a missing one fails the job naming it."""
     flags = {"imagenet_v2": "--imagenet-v2", "imagenet_real_labels": "--real-labels"}
     return "".join(f" {flag} {data_root_of(key, input)}" for key, flag in flags.items() if config["data"].get(key))
+
+
+# -- checks before any job is queued: each training job's batch on its devices, the data planned jobs read ------
+@functools.cache
+def recipe_batch(name):
+    return load_recipe(f"config/recipes/{config['recipes'][name]['preset']}.yaml",
+                       config["recipes"][name].get("set", {})).batch_size
+
+
+def check_batch(name, gpus, nodes):
+    """recipes.<name>'s batch splits over the job's processes (as `launcher` starts them from its gpu and nodes
+    resources) with compute.per_device_batch, by the rule the job itself applies (editrepro.training.config.batch_plan);
+    if not, planning fails naming the recipe, its batch, per_device_batch, the devices and the values that would work."""
+    world = nodes * (gpus // nodes) if nodes > 1 else max(gpus, 1)
+    per_device, batch = config["compute"]["per_device_batch"], recipe_batch(name)
+    try:
+        batch_plan(batch, per_device, world)
+    except ConfigError as e:
+        on = f"gpu={gpus}" + (f", nodes={nodes}" if nodes > 1 else "")
+        raise ValueError(f"recipes.{name} (batch_size {batch}) cannot run on the {world} device(s) of this job "
+                         f"(resources {on}) with compute.per_device_batch {per_device or 'null'}: {e}. Change "
+                         f"compute.per_device_batch, the rule's gpu (the profile's set-resources) or the recipe's "
+                         f"batch_size (recipes.{name}.set)") from None
+
+
+def data_path(key):
+    """Where the config's data.<key> is: absolute as given, relative under data.root."""
+    path = Path(config["data"][key])
+    return str(path if path.is_absolute() else DATA_ROOT / path)
+
+
+def job_reads(rule_name, wildcards):
+    """{config key: path} of what a job of `rule_name` reads and no job makes, external datasets: not the demo's, not
+    the ImageNet-21k manifests (the clean_in21k / resize_in21k / in21k_p jobs read its release)."""
+    if config["data"]["generate_demo"]:
+        return {}
+    if rule_name in ("clean_in21k", "resize_in21k"):
+        return {"data.imagenet21k": data_path("imagenet21k")}
+    if rule_name == "in21k_p":
+        return {"data.imagenet21k_p": data_path("imagenet21k_p")}
+    if rule_name == "attention_model" and ATTENTION.get("images"):
+        return {"attention.images": ATTENTION["images"]}
+    names = {"pretrain_in1k": ["imagenet1k"], "finetune_384": ["imagenet1k"], "finetune_in21k": ["imagenet1k"],
+             "train_lavit": ["imagenet1k"], "figures_table3": ["imagenet1k"], "figures_lavit": ["imagenet1k"],
+             "calibrate_model": ["imagenet1k"], "attention_model": ["imagenet1k"], "segment": ["ade20k"],
+             "segment_dense": ["ade20k"], "detect": ["coco"]}.get(rule_name, [])
+    if rule_name == "transfer":
+        names = [wildcards.dataset]
+    elif rule_name == "train_deit3_official":
+        names = [official_params(wildcards)["dataset"]]
+    elif rule_name == "evaluate":
+        spec = evaluation(wildcards.run)
+        names = [spec["reads"](wildcards.run)]
+        if spec is EVALUATIONS["imagenet1k"]:
+            names += [key for key in ("imagenet_v2", "imagenet_real_labels") if config["data"].get(key)]
+    return {f"data.{name}": data_path(name) for name in names if not data_ready(name)}
+
+
+def missing_data(jobs):
+    """{config key: (path, {rule: jobs})} of the paths the given Snakemake jobs read that do not exist."""
+    missing = {}
+    for job in jobs:
+        for key, path in job_reads(job.rule.name, job.wildcards).items():
+            if not Path(path).exists():
+                rules = missing.setdefault(key, (path, {}))[1]
+                rules[job.rule.name] = rules.get(job.rule.name, 0) + 1
+    return missing
+
+
+def missing_data_text(missing):
+    lines = [f"  {key}: {path} (read by {', '.join(f'{n} {rule_name}' for rule_name, n in sorted(by_rule.items()))} "
+             f"job{'s' if sum(by_rule.values()) > 1 else ''})" for key, (path, by_rule) in sorted(missing.items())]
+    return (f"{len(missing)} data path(s) of config '{NAME}' that planned jobs read do not exist (relative paths are "
+            f"under data.root, {DATA_ROOT}):\n" + "\n".join(lines))
+
+
+def check_data_paths():
+    """Before any job is submitted (the Snakefile's onstart, real runs only): refuse to start when a job that will
+    run reads a data path that does not exist, naming each config key and path."""
+    missing = missing_data(workflow.dag.needrun_jobs())
+    if missing:
+        raise ValueError(f"{missing_data_text(missing)}\nNo job was started: fill in these paths in the config "
+                         f"(a dry run, snakemake -n, lists them as a warning)")
+
+
+def warn_missing_data_after_dry_run():
+    """A dry run plans before the data is there: the missing paths of its planned jobs are one warning, printed
+    when the dry run ends (Snakemake has no hook after a dry run's DAG; onstart runs in real runs only)."""
+    import atexit
+    import sys
+
+    def warn():
+        dag = getattr(workflow, "dag", None)
+        if dag is None:
+            return
+        try:
+            missing = missing_data(dag.needrun_jobs(exclude_finished=False))
+        except Exception:   # noqa: BLE001  (a warning must not turn a finished dry run into a traceback)
+            return
+        if missing:
+            print(f"\nWarning: {missing_data_text(missing)}\nA real run refuses to start until they exist.",
+                  file=sys.stderr)
+
+    if workflow.output_settings is not None and workflow.output_settings.dryrun:
+        atexit.register(warn)
+
+
+warn_missing_data_after_dry_run()

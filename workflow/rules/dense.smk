@@ -13,7 +13,7 @@ rule detect:
         weights=f"{RUNS}/coco_{{schedule}}/{{model}}/seed{{seed}}/model.pth",
         metrics=f"{RUNS}/coco_{{schedule}}/{{model}}/seed{{seed}}/metrics.json",
     params:
-        launch=launcher,
+        launch=launcher(lambda wildcards: f"detect_{wildcards.schedule}"),
         sets=lambda wildcards: recipe_overrides(f"detect_{wildcards.schedule}"),
         arch=model_arch,
         model_args=model_args,
@@ -49,7 +49,7 @@ rule segment_dense:
         weights=f"{RUNS}/ade20k_{{head}}/{{model}}/seed{{seed}}/model.pth",
         metrics=f"{RUNS}/ade20k_{{head}}/{{model}}/seed{{seed}}/metrics.json",
     params:
-        launch=launcher,
+        launch=launcher(lambda wildcards: f"segment_{wildcards.head}"),
         sets=lambda wildcards: recipe_overrides(f"segment_{wildcards.head}"),
         arch=model_arch,
         model_args=model_args,

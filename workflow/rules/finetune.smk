@@ -11,7 +11,7 @@ rule finetune_384:
         weights=f"{RUNS}/in1k_384/{{model}}/seed{{seed}}/model.pth",
         metrics=f"{RUNS}/in1k_384/{{model}}/seed{{seed}}/metrics.json",
     params:
-        launch=launcher,
+        launch=launcher("finetune_384"),
         sets=recipe_overrides("finetune_384"),
         arch=model_arch,
         model_args=model_args,
@@ -48,7 +48,7 @@ rule finetune_in21k:
         weights=f"{RUNS}/in21k_{{res}}/{{model}}/seed{{seed}}/model.pth",
         metrics=f"{RUNS}/in21k_{{res}}/{{model}}/seed{{seed}}/metrics.json",
     params:
-        launch=launcher,
+        launch=launcher("finetune_in21k"),
         sets=recipe_overrides("finetune_in21k"),
         arch=model_arch,
         model_args=model_args,

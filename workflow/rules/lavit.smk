@@ -11,7 +11,7 @@ rule train_lavit:
         weights=f"{RUNS}/lavit_224/{{model}}/seed{{seed}}/model.pth",
         metrics=f"{RUNS}/lavit_224/{{model}}/seed{{seed}}/metrics.json",
     params:
-        launch=launcher,
+        launch=launcher("lavit_in1k"),
         sets=recipe_overrides("lavit_in1k"),
         arch=model_arch,
         model_args=model_args,

@@ -21,7 +21,7 @@ rule train_deit3_official:
     wildcard_constraints:
         orun=r"in1k_official_(192|224|384)|in21k_official_(pretrain|224|384)",
     params:
-        launch=launcher,
+        launch=launcher(lambda wildcards: official_job(wildcards.orun, wildcards.model)["stage"]),
         sets=lambda wildcards: recipe_overrides(official_job(wildcards.orun, wildcards.model)["stage"]),
         arch=model_arch,
         model_args=model_args,

@@ -9,7 +9,7 @@ rule pretrain_in1k:
         weights=f"{RUNS}/in1k_224/{{model}}/seed{{seed}}/model.pth",
         metrics=f"{RUNS}/in1k_224/{{model}}/seed{{seed}}/metrics.json",
     params:
-        launch=launcher,
+        launch=launcher("pretrain_in1k"),
         sets=recipe_overrides("pretrain_in1k"),
         arch=model_arch,
         model_args=model_args,
@@ -45,7 +45,7 @@ rule pretrain_in21k:
         weights=f"{RUNS}/in21k_pretrain/{{model}}/seed{{seed}}/model.pth",
         metrics=f"{RUNS}/in21k_pretrain/{{model}}/seed{{seed}}/metrics.json",
     params:
-        launch=launcher,
+        launch=launcher("pretrain_in21k"),
         sets=recipe_overrides("pretrain_in21k"),
         arch=model_arch,
         model_args=model_args,

@@ -12,7 +12,7 @@ rule segment:
         weights=f"{RUNS}/ade20k/{{model}}/seed{{seed}}/model.pth",
         metrics=f"{RUNS}/ade20k/{{model}}/seed{{seed}}/metrics.json",
     params:
-        launch=launcher,
+        launch=launcher("segment"),
         sets=recipe_overrides("segment"),
         arch=model_arch,
         model_args=model_args,

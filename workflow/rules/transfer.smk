@@ -12,7 +12,7 @@ rule transfer:
         weights=f"{RUNS}/transfer_{{dataset}}/{{model}}/seed{{seed}}/model.pth",
         metrics=f"{RUNS}/transfer_{{dataset}}/{{model}}/seed{{seed}}/metrics.json",
     params:
-        launch=launcher,
+        launch=launcher("transfer"),
         sets=recipe_overrides("transfer"),
         arch=model_arch,
         model_args=model_args,

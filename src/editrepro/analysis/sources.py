@@ -85,19 +85,15 @@ def timm_source(args: argparse.Namespace) -> Optional[TimmSource]:
 
 def _peek_state_dict(path: Path) -> Dict[str, Any]:
     """The weights of ``path`` as timm will read them (without copying the tensors in: mmap)."""
-    import torch
-
     from ..models.weights import unwrap_state_dict
+    from ..torchfiles import load_torch_file
 
     if path.suffix == ".safetensors":
         from safetensors import safe_open
 
         with safe_open(str(path), framework="pt") as f:
             return {k: f.get_slice(k) for k in f.keys()}
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except RuntimeError:                                      # an old (non-zip) torch file cannot be mapped
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    checkpoint = load_torch_file(path, "checkpoint", mmap=True)      # an old (non-zip) torch file is read, not mapped
     if not isinstance(checkpoint, dict):
         raise ValueError(f"checkpoint {path} holds a {type(checkpoint).__name__}, not a state dict")
     return unwrap_state_dict(checkpoint)

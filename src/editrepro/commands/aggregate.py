@@ -9,7 +9,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="one table's cells from its evaluations, or 'all': the tables' cells combined")
     p.add_argument("--parts", nargs="*", default=[], help="with --table all: the tables' cells parquets")
     p.add_argument("--table1", help="with --table all: results/table1.parquet")
-    p.add_argument("--config", required=True, help="the workflow config as JSON (name, comparable_to_paper)")
+    p.add_argument("--config", required=True,
+                   help="the workflow config: JSON text (name, comparable_to_paper), or a YAML / JSON config file")
     p.add_argument("--evals", nargs="*", default=[], help="evaluation JSONs (editrepro evaluate --tag ...)")
     p.add_argument("--benchmarks", nargs="*", default=[], help="Snakemake benchmark files of the table's jobs")
     p.add_argument("--runs-root", help="folder of the training runs (for device counts)")
@@ -21,13 +22,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
     from ..fileio import atomic_path
     from ..reporting.paper import load_paper_tables
     from ..reporting.results import COLLECTORS, collect_jobs, summarize_cells
+    from ..schema import config_arg
 
-    config = json.loads(args.config)
+    config = config_arg(args.config)
     if args.table == "all":
         import pandas as pd
 

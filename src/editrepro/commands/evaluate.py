@@ -5,6 +5,9 @@ config stored with it (resampling position embeddings if ``--img-size`` differs)
 writes a metrics JSON like the one training writes. For an ImageNet-1k classifier,
 ``--imagenet-v2 DIR`` and ``--real-labels real.json`` add ImageNet-V2 (``top1_v2``, ``top5_v2``) and
 ImageNet-ReaL (``top1_real``, ``real_images``) at the same resolution and crop ratio.
+On the training's dataset the split is read with the class list saved with the weights (a ``val/``-only
+copy works); a dataset with other classes, or another class count than the head's, is an error naming
+them (exit 2) before any image is scored.
 """
 import argparse
 import json

@@ -7,7 +7,8 @@ HELP = "render a table's results as markdown"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--table", required=True, choices=["table3", "table4", "table5", "lavit", "all"],
                    help="one table's page, or 'all': reports/report.md from the combined results")
-    p.add_argument("--config", required=True, help="the workflow config as JSON")
+    p.add_argument("--config", required=True,
+                   help="the workflow config: JSON text, or a YAML / JSON config file (config/config.yaml)")
     p.add_argument("--results", required=True, help="cells parquet from editrepro aggregate")
     p.add_argument("--jobs", nargs="*", default=[], help="jobs parquets from editrepro aggregate")
     p.add_argument("--table1", help="results/table1.parquet (measured params and FLOPs)")
@@ -19,13 +20,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
     import pandas as pd
 
     from ..fileio import atomic_write_text
     from ..provenance import git_commit
     from ..reporting.tables import render_page
+    from ..schema import config_arg
+
+    config = config_arg(args.config)
 
     cells = pd.read_parquet(args.results)   # one row per seed: the renderers summarise it
     jobs = None
@@ -39,12 +41,12 @@ def run(args: argparse.Namespace) -> int:
     if args.table == "all":
         from ..reporting.report import render_report
 
-        text = render_report(cells, json.loads(args.config), Path(args.table1_report).read_text(), figures,
+        text = render_report(cells, config, Path(args.table1_report).read_text(), figures,
                              jobs=jobs, commit=git_commit(), pages=[Path(p).read_text() for p in args.pages])
         atomic_write_text(args.out, text)
         print(f"wrote {args.out}")
         return 0
-    text = render_page(args.table, cells, json.loads(args.config),
+    text = render_page(args.table, cells, config,
                        table1=pd.read_parquet(args.table1) if args.table1 else None,
                        jobs=jobs, commit=git_commit(), figures=figures)
     atomic_write_text(args.out, text)

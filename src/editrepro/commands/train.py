@@ -5,9 +5,21 @@ A recipe preset plus the job's model and data; ``--set key=value`` overrides rec
 under ``torchrun --nproc_per_node=N`` for several GPUs; run the same command again after
 a preemption and it resumes from the output folder's checkpoint.
 
-Exit codes: 0 done, 2 bad configuration, 3 loss became NaN/inf (last good checkpoint
-kept), 4 more unreadable samples than --max-bad-samples (named in the error), 75 stopped by
-SIGTERM/SIGUSR1 after checkpointing (run again to resume).
+The output folder belongs to one process at a time: ``train.lock`` names its holder (host, pid, Slurm
+job, since when) and is removed on exit. A second process on the folder exits 5 and touches nothing. A
+lock whose holder died is taken over: on the same host at once (its pid is gone), from any host once the
+holder has not refreshed it for 5 minutes (it does every 30 s; ``EDITREPRO_LOCK_STALE_S`` changes the 5
+minutes); a lock of another host touched more recently is watched until it is touched again (refused) or
+goes stale (taken over). Run again on a finished folder of the same configuration, the job does nothing and
+prints its metrics; on a folder of another configuration (a changed recipe) it moves the old
+``checkpoint.pth``, ``log.jsonl`` (and ``model.pth``, ``metrics.json``) aside as
+``checkpoint.<old config hash>.pth`` ... and starts afresh. Details: ``docs/training_jobs.md``.
+
+Exit codes: 0 done (or already done), 2 bad configuration or unreadable weights file (named),
+3 loss became NaN/inf (the last good checkpoint, if any, kept), 4 more unreadable samples than
+--max-bad-samples (named in the error), 5 the output folder is in use by another live process (named),
+6 a job file could not be written (``no space left on <folder>``, an unwritable folder; the previous
+checkpoint is kept), 75 stopped by SIGTERM/SIGUSR1 after checkpointing (run again to resume).
 """
 import argparse
 import json
@@ -119,23 +131,31 @@ def run(args: argparse.Namespace) -> int:
     from ..training.config import ConfigError
     from ..training.engine import NonFiniteLossError
     from ..data.bad_samples import TooManyBadSamples
-    from ..training.trainer import EXIT_BAD_SAMPLES, EXIT_NONFINITE, EXIT_PREEMPTED, Preempted, train
+    from ..fileio import StorageError, no_space_error
+    from ..training.trainer import (EXIT_BAD_SAMPLES, EXIT_LOCKED, EXIT_NONFINITE, EXIT_PREEMPTED, EXIT_STORAGE,
+                                    JobFolderLocked, Preempted, train)
 
     try:
         cfg = build_config(args)
     except ConfigError as e:
         print(f"editrepro train: error: {e}", file=sys.stderr)
         return 2
+    exits = ((NonFiniteLossError, EXIT_NONFINITE), (TooManyBadSamples, EXIT_BAD_SAMPLES),
+             (JobFolderLocked, EXIT_LOCKED), (StorageError, EXIT_STORAGE))
     try:
         metrics = train(cfg)
     except Preempted as e:
         print(f"editrepro train: {e}", file=sys.stderr)
         return EXIT_PREEMPTED
-    except NonFiniteLossError as e:
+    except tuple(error for error, _ in exits) as e:
         print(f"editrepro train: error: {e}", file=sys.stderr)
-        return EXIT_NONFINITE
-    except TooManyBadSamples as e:
-        print(f"editrepro train: error: {e}", file=sys.stderr)
-        return EXIT_BAD_SAMPLES
+        return next(code for error, code in exits if isinstance(e, error))
+    except (OSError, RuntimeError) as e:
+        full = no_space_error(e)
+        if full is None:
+            raise
+        where = f" writing {full.filename}" if full.filename else f" under {cfg.output_dir}"
+        print(f"editrepro train: error: no space left{where} ({full.strerror}): free some space", file=sys.stderr)
+        return EXIT_STORAGE
     print(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}))
     return 0

@@ -75,8 +75,6 @@ class PyramidFeatures(nn.Module):
 
 
 def _read_checkpoint(path) -> Dict[str, Any]:
-    from pathlib import Path
+    from ..torchfiles import load_torch_file
 
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"backbone checkpoint {path} does not exist")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    return load_torch_file(path, "backbone checkpoint")

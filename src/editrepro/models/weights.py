@@ -6,7 +6,8 @@ fine-tunes at 384 (``F.interpolate(..., mode='bicubic', align_corners=False)``),
 attention transforms (maps over a token grid) the same way (``lavit_layers.resample_transform``). A
 classifier head whose shape differs from the model's (21k -> 1k, 1k -> CIFAR) is dropped
 so the model keeps its freshly initialised head; a backbone built without a classifier
-(``num_classes=0``, as Segmenter builds it) drops it altogether.
+(``num_classes=0``, as Segmenter builds it) drops it altogether. Weights of another family (DeiT III's into
+EDIT, PVTv2's into LaViT) are refused with an error naming both (:class:`WeightsMismatch`).
 """
 from __future__ import annotations
 
@@ -19,6 +20,13 @@ from torch import nn
 from timm.layers import resample_abs_pos_embed
 
 _logger = logging.getLogger(__name__)
+
+__all__ = ["WeightsMismatch", "unwrap_state_dict", "checkpoint_filter_fn", "build_variant", "load_pretrained"]
+
+
+class WeightsMismatch(ValueError, RuntimeError):
+    """A checkpoint whose weights do not fit the model (another family, another architecture)."""
+
 
 StateDict = Dict[str, torch.Tensor]
 
@@ -89,25 +97,58 @@ def load_pretrained(model: nn.Module, checkpoint: Union[str, Path, Mapping[str, 
     """
     checkpoint_path = None
     if not isinstance(checkpoint, Mapping):
-        path = checkpoint_path = Path(checkpoint)
-        if not path.is_file():
-            raise FileNotFoundError(f"checkpoint {path} does not exist")
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        from ..torchfiles import UnreadableTorchFile, load_torch_file
+
+        checkpoint_path = Path(checkpoint)
+        checkpoint = load_torch_file(checkpoint_path, "checkpoint")
+        if not isinstance(checkpoint, Mapping):
+            raise UnreadableTorchFile(f"checkpoint {checkpoint_path} holds a {type(checkpoint).__name__}, "
+                                      "not a state dict")
     source = f"checkpoint {checkpoint_path}" if checkpoint_path else "the checkpoint"
     state_dict = checkpoint_filter_fn(checkpoint, model)
     own = model.state_dict()
     shared = [k for k in state_dict if k in own]
+    config = checkpoint.get("config")
+    arch = config.get("model") if isinstance(config, Mapping) else None
     if len(shared) < len(own) / 2:
-        arch = (checkpoint.get("config") or {}).get("model") if isinstance(checkpoint.get("config"), Mapping) else None
-        raise ValueError(
+        raise WeightsMismatch(
             f"{source} does not hold a {type(model).__name__}: it shares {len(shared)} of the model's {len(own)} "
             f"weights" + (f" (it was trained as {arch!r})" if arch else "") + "; give a checkpoint of the same family")
     head_keys = {k for k in own if k.startswith("head.")}
-    result = model.load_state_dict(state_dict, strict=False)
-    missing = [k for k in result.missing_keys if k not in head_keys]
-    if strict and (missing or result.unexpected_keys):
-        raise RuntimeError(
-            f"{source} does not fit {type(model).__name__}: missing {missing}, "
-            f"unexpected {result.unexpected_keys}"
-        )
-    return result
+    missing = [k for k in own if k not in state_dict and k not in head_keys]
+    unexpected = [k for k in state_dict if k not in own]
+    shapes = [f"{k} {tuple(v.shape)} != {tuple(own[k].shape)}" for k, v in state_dict.items()
+              if k in own and hasattr(v, "shape") and tuple(v.shape) != tuple(own[k].shape)]
+    if shapes or (strict and (missing or unexpected)):     # refused before any weight is copied into the model
+        raise WeightsMismatch(f"{source} does not fit {_described(model)}: {_other_family(model, arch, missing)}"
+                              f"missing {_few(missing)}, unexpected {_few(unexpected)}"
+                              + (f", other shapes {_few(shapes)}" if shapes else ""))
+    return model.load_state_dict(state_dict, strict=False)
+
+
+def _few(keys) -> str:
+    return f"{list(keys[:8])}{' ...' if len(keys) > 8 else ''}"
+
+
+def _arch(model: nn.Module) -> str:
+    return (getattr(model, "pretrained_cfg", None) or {}).get("architecture") or ""
+
+
+def _described(model: nn.Module) -> str:
+    arch = _arch(model)
+    return f"{type(model).__name__} ({arch})" if arch else type(model).__name__
+
+
+def _other_family(model: nn.Module, trained_as: str, missing) -> str:
+    """What the checkpoint holds instead, when it can be told: the family of its config, or EDIT's decoder absent."""
+    from .families import model_family
+
+    want = model_family(_arch(model))["family"] if _arch(model) else type(model).__name__
+    if trained_as:
+        have = model_family(trained_as)["family"]
+        if have != want:
+            return (f"it holds {have} weights (trained as {trained_as!r}), not {want} weights; give a checkpoint "
+                    f"of the same family ({want}). ")
+    if want == "EDIT" and any(k.startswith("decoder.") for k in missing):
+        return "it has no EDIT decoder (decoder.*): ViT or DeiT III weights? Give a checkpoint of an EDIT model. "
+    return ""

@@ -2,12 +2,12 @@
 lists under ``attention.models`` (timm's published weights, checkpoint files, the pipeline's own models), and the
 pipeline's ImageNet-1k top-1 of the timm ones against the published figure. Light: JSON in, markdown out.
 """
-import json
 import math
 import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
+from ..schema import read_json
 from .markdown import fmt, page_header
 
 __all__ = ["CLAIM", "claim_verdict", "render_attention_sink", "render_calibration", "read_summaries"]
@@ -53,7 +53,7 @@ def read_summaries(paths: Sequence[str]) -> List[Dict[str, Any]]:
     """The ``attention_sink.json`` of each model, each with ``_dir``: the folder it was read from."""
     out = []
     for p in paths:
-        summary = json.loads(Path(p).read_text())
+        summary = read_json(p)
         summary["_dir"] = str(Path(p).parent)
         out.append(summary)
     return out

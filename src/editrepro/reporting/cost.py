@@ -12,7 +12,6 @@ And the CPU cores per GPU a job needs to keep its GPU fed: the GPU's training im
 else the estimate's) over one core's decode-and-augment rate for the job's recipe at its
 resolution (``benchmarks/dataloader_throughput.py``, ``benchmarks/results/dataloader_throughput.json``).
 """
-import json
 import math
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
@@ -21,6 +20,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from ..models.complexity import count_complexity, measure
+from ..schema import read_json
 from ..training.config import load_recipe
 from .markdown import generated_line
 
@@ -98,7 +98,7 @@ def _throughputs(paths: Iterable[Path], gpu: str) -> Dict[tuple, float]:
     token = gpu.split()[0].lower() if gpu.split() else ""
     out = {}
     for p in paths:
-        d = json.loads(Path(p).read_text())
+        d = read_json(p)
         if not token or token not in d.get("device", "").lower():
             continue
         for label, m in d["models"].items():
@@ -143,7 +143,7 @@ def estimate(plan: List[Dict[str, Any]], config: Dict[str, Any], runs_root: Opti
         bench = Path(job["benchmark"])
         if bench.is_file() and runs_root is not None:
             metrics = Path(runs_root) / job["job"] / "metrics.json"
-            devices = json.loads(metrics.read_text()).get("devices", 1) if metrics.is_file() else 1
+            devices = read_json(metrics).get("devices", 1) if metrics.is_file() else 1
             measured = float(pd.read_csv(bench, sep="\t")["s"].iloc[-1]) * devices / 3600
         rows.append(dict(job=job["job"], stage=job["stage"], model=job["model"], seed=job.get("seed", 0), arch=job["arch"],
                          resolution=job["resolution"], img_size=job["img_size"], epochs=recipe.epochs,

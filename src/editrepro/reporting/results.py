@@ -9,7 +9,6 @@ up: a missing value stays missing.
 Jobs come from Snakemake's ``benchmark:`` files: wall time per job, with the devices the
 training job recorded, summed into device-hours.
 """
-import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
@@ -17,6 +16,7 @@ from typing import Any, Dict, Iterable, List, Optional
 import pandas as pd
 
 from ..baselines import arch_size, is_official_row
+from ..schema import read_json
 from .paper import paper_value
 
 __all__ = ["CELL_COLUMNS", "COLLECTORS", "DENSE_RUNS", "SUMMARY_COLUMNS", "cell_status", "summarize_cells",
@@ -51,9 +51,8 @@ def cell_status(paper: Optional[float], reproduced: Optional[float], tolerance: 
 def _load_evals(paths: Iterable[Path]) -> List[Dict[str, Any]]:
     out = []
     for p in paths:
-        with open(p, encoding="utf-8") as f:
-            d = json.load(f)
-        if "tags" not in d or "row" not in d["tags"]:
+        d = read_json(p)     # a truncated evaluation JSON: an error naming it
+        if not isinstance(d, dict) or "tags" not in d or "row" not in d["tags"]:
             raise ValueError(f"{p}: an evaluation JSON needs tags row/half/resolution (editrepro evaluate --tag)")
         out.append(d)
     return out
@@ -394,7 +393,7 @@ def collect_jobs(benchmarks: Iterable[Path], runs_root: Optional[Path] = None) -
         if kind in ("runs", "eval") and runs_root is not None and len(rest) >= 2:
             metrics = Path(runs_root).joinpath(*rest) / "metrics.json"   # <run>/<model>/seed<N>
             if metrics.is_file():
-                m = json.loads(metrics.read_text())
+                m = read_json(metrics)
                 device_type = m.get("device_type", "cpu")
                 devices = int(m.get("devices", 1)) if kind == "runs" else 1
         records.append(dict(job="/".join(rest), kind=JOB_KINDS.get(kind, kind), wall_s=wall, devices=devices, device_type=device_type,

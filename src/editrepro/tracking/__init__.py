@@ -1,4 +1,6 @@
 """Experiment tracking. Only this package imports mlflow."""
-from .mlflow_tracker import Tracker, default_tracking_uri, ensure_store, metric_histories
+from .mlflow_tracker import (StoreError, Tracker, default_tracking_uri, ensure_store, experiment_ids,
+                             metric_histories, runs_url)
 
-__all__ = ["Tracker", "default_tracking_uri", "ensure_store", "metric_histories"]
+__all__ = ["Tracker", "StoreError", "default_tracking_uri", "ensure_store", "experiment_ids", "metric_histories",
+           "runs_url"]

@@ -5,6 +5,11 @@ optimizer, scaler and EMA state_dicts, the position (epoch, step within it), the
 run id, the epoch history and the RNG states, plus the resolved config as plain data. The
 scheduler needs no state: it is a function of the epoch. ``model.pth`` is what downstream
 jobs load: weights (and EMA weights) with the config.
+
+Loading goes through :func:`editrepro.torchfiles.load_torch_file` (weights only; an unreadable file is an
+error naming it). A write into a full filesystem raises :class:`editrepro.fileio.StorageError` ("no space
+left on <folder>"), before writing when the free space is below the previous file's size, and keeps the
+previous file.
 """
 import random
 from pathlib import Path
@@ -13,7 +18,8 @@ from typing import Any, Dict, Optional, Union
 import numpy as np
 import torch
 
-from ..fileio import atomic_path
+from ..fileio import atomic_path, check_free_space
+from ..torchfiles import UnreadableTorchFile, load_torch_file
 
 __all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state", "CHECKPOINT", "FINAL_WEIGHTS"]
 
@@ -41,14 +47,22 @@ def set_rng_state(state: Dict[str, Any]) -> None:
 
 
 def save_checkpoint(path: Union[str, Path], state: Dict[str, Any]) -> Path:
-    """Write ``state`` to ``path`` atomically: a crash leaves the previous checkpoint intact."""
+    """Write ``state`` to ``path`` atomically: a crash, or a full disk, leaves the previous checkpoint intact.
+
+    The new file is written beside the old one before replacing it: with less free space than the old file
+    takes, it cannot fit, and the write is refused before it starts.
+    """
+    path = Path(path)
+    if path.is_file():
+        check_free_space(path, path.stat().st_size)
     with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-    return Path(path)
+        with open(tmp, "wb") as f:          # a Python file: a failed write keeps its OSError (ENOSPC) as context
+            torch.save(state, f)
+    return path
 
 
 def load_checkpoint(path: Union[str, Path], map_location: Optional[Union[str, torch.device]] = "cpu") -> Dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    return torch.load(path, map_location=map_location, weights_only=True)
+    state = load_torch_file(path, "checkpoint", map_location=map_location)
+    if not isinstance(state, dict):
+        raise UnreadableTorchFile(f"checkpoint {path} holds a {type(state).__name__}, not the dict of a checkpoint")
+    return state

@@ -11,10 +11,12 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
-from ..schema import ConfigError, load_schema, load_yaml, parse_yaml_value, validate
+import yaml
+
+from ..schema import ConfigError, load_schema, load_yaml, parse_yaml_value, validate, yaml_error_text
 
 __all__ = ["Recipe", "SegRecipe", "DetRecipe", "DataConfig", "TrainConfig", "load_recipe", "recipe_from_dict", "parse_overrides",
-           "ConfigError"]
+           "ConfigError", "batch_plan"]
 
 
 @dataclass(frozen=True)
@@ -215,7 +217,10 @@ def parse_overrides(items: Sequence[str]) -> Dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"override {item!r} is not of the form key=value")
-        out[key.strip()] = parse_yaml_value(value) if value.strip() else None
+        try:
+            out[key.strip()] = parse_yaml_value(value) if value.strip() else None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"override {item!r}: {yaml_error_text(e)}") from None
     return out
 
 
@@ -233,6 +238,32 @@ def load_recipe(path: Union[str, Path], overrides: Optional[Mapping[str, Any]] =
         raise ConfigError(f"{path}: a recipe is a mapping of keys to values")
     values.update(overrides or {})
     return recipe_from_dict(values, source=str(path))
+
+
+def _divisors(n: int, most: Optional[int] = None) -> str:
+    return ", ".join(str(d) for d in range(1, n + 1) if n % d == 0 and (most is None or d <= most))
+
+
+def batch_plan(batch_size: int, per_device_batch: Optional[int], world_size: int) -> Tuple[int, int]:
+    """(per-device batch, accumulation steps) such that per-device batch x ``world_size`` x steps = ``batch_size``.
+
+    ``per_device_batch`` None: ``batch_size / world_size``, no accumulation. The one rule: the training job applies
+    it to its world size, and the workflow to each training rule's devices before any job is queued
+    (workflow/rules/common.smk). Torch-free. A batch that does not split is a ``ConfigError`` that lists the
+    values that would work."""
+    per_device = per_device_batch or batch_size // world_size
+    if per_device >= 1 and batch_size % (per_device * world_size) == 0:
+        return per_device, batch_size // (per_device * world_size)
+    head = (f"batch_size {batch_size} is not per_device_batch {per_device_batch} x {world_size} devices x an integer "
+            f"number of accumulation steps" if per_device_batch else
+            f"batch_size {batch_size} does not split evenly over {world_size} devices (per_device_batch unset: "
+            f"batch_size / devices)")
+    if batch_size % world_size:
+        raise ConfigError(f"{head}; no per_device_batch works on {world_size} devices, which do not divide "
+                          f"{batch_size}: run on a number of devices that divides it ({_divisors(batch_size, 64)}) "
+                          f"or make batch_size a multiple of {world_size}")
+    raise ConfigError(f"{head}; choose a per_device_batch that divides {batch_size // world_size} (batch_size / "
+                      f"devices): {_divisors(batch_size // world_size)}")
 
 
 @dataclass(frozen=True)
@@ -299,12 +330,10 @@ class TrainConfig:
 
         if model_family(self.model)["family"] not in DENSE_FAMILIES:
             return self
-        import torch
+        from ..torchfiles import load_torch_file
 
-        path = Path(self.init_checkpoint)
-        if not path.is_file():
-            raise FileNotFoundError(f"init checkpoint {path} does not exist")
-        size = (torch.load(path, map_location="cpu", weights_only=True).get("config") or {}).get("img_size")
+        state = load_torch_file(self.init_checkpoint, "init checkpoint")
+        size = ((state.get("config") if isinstance(state, dict) else None) or {}).get("img_size")
         return replace(self, backbone_img_size=int(size)) if size else self
 
     def checkpoint_interval_s(self, device_type: str) -> Optional[float]:
@@ -314,14 +343,7 @@ class TrainConfig:
 
     def batch_plan(self, world_size: int) -> Tuple[int, int]:
         """(per-device batch, accumulation steps) giving the recipe's effective batch on ``world_size`` devices."""
-        total = self.recipe.batch_size
-        per_device = self.per_device_batch or total // world_size
-        if per_device < 1 or total % (per_device * world_size):
-            raise ConfigError(
-                f"batch_size {total} is not per_device_batch {per_device} x {world_size} devices x an integer "
-                f"number of accumulation steps; choose per_device_batch dividing {total // world_size}"
-            )
-        return per_device, total // (per_device * world_size)
+        return batch_plan(self.recipe.batch_size, self.per_device_batch, world_size)
 
     def as_dict(self) -> Dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -39,6 +39,7 @@ def load_trained_model(weights: Union[str, Path], img_size: Optional[int] = None
         model = create_model(cfg.model, num_classes=num_classes, img_size=img_size or cfg.img_size,
                              **dict(cfg.model_kwargs))
         load_pretrained(model, {"model": state[weights_key]})
+    model.trained_classes = state.get("classes")   # the class list saved with the weights (None before issue 24)
     return model.eval(), state["config"]
 
 
@@ -71,14 +72,19 @@ def evaluate_weights(weights: Union[str, Path], dataset: Optional[str] = None, d
     amp = _amp_dtype(cfg.get("amp", "auto"), dist_info.device)
     if cfg["recipe"]["task"] == "segmentation":
         metrics = _evaluate_segmenter(model, cfg, dataset, data_root, split, options, dist_info, amp, workers,
-                                      max_bad_samples)
+                                      max_bad_samples, weights)
     elif cfg["recipe"]["task"] == "detection":
         metrics = _evaluate_detector(model, cfg, dataset, data_root, split, options, dist_info, amp, workers,
-                                     max_bad_samples)
+                                     max_bad_samples, weights)
     else:
         crop_ratio = crop_ratio if crop_ratio is not None else cfg["recipe"]["eval_crop_ratio"]
         transform = build_eval_transform(img_size, crop_ratio=crop_ratio)
-        data = build_dataset(dataset, data_root, split, transform=transform, **options)
+        # the trained class list wins on the training dataset (a val-only copy is read with it, and train/'s
+        # must equal it); on any dataset the head must have its class count: both checked before any step
+        stored = getattr(model, "trained_classes", None) if dataset == cfg["data"]["name"] else None
+        data = build_dataset(dataset, data_root, split, transform=transform, classes=stored,
+                             classes_from=f"the class list saved in {weights}", **options)
+        check_head(model, data, weights, dataset, split, data_root)
         extras = _ImageNetExtras(data, transform, imagenet_v2, real_labels)   # checked before the val pass
         loader = DataLoader(TolerantDataset(data), batch_size=batch_size, num_workers=workers, shuffle=False)
         bad = BadSampleLog.for_dataset(data, max_bad_samples, f"{split} set of {dataset}")
@@ -106,8 +112,18 @@ def evaluate_weights(weights: Union[str, Path], dataset: Optional[str] = None, d
     return result
 
 
+def check_head(model, data, weights, dataset: str, split: str, data_root) -> None:
+    """A model's head must have as many classes as the dataset it is evaluated on (else its labels mean other
+    classes, or run out of range a whole pass later): a ``ValueError`` naming both counts."""
+    head, have = getattr(model, "num_classes", None), getattr(data, "num_classes", None)
+    if head and have and int(head) != int(have):
+        raise ValueError(f"the model in {weights} has a {int(head)}-class head but {dataset} ({split} split in "
+                         f"{data_root}) has {int(have)} classes: evaluate it on the dataset it was trained on "
+                         f"({int(head)} classes), or fine-tune it on {dataset} first")
+
+
 def _evaluate_segmenter(model, cfg: Dict[str, Any], dataset: str, data_root: str, split: str, options, dist_info,
-                        amp, workers: int, max_bad_samples: Optional[int] = None) -> Dict[str, Any]:
+                        amp, workers: int, max_bad_samples: Optional[int] = None, weights=None) -> Dict[str, Any]:
     """Single- and multi-scale mIoU of a segmenter, and its parameters at the paper's size."""
     from ..data import build_dataset, build_seg_eval_transform
     from ..data.bad_samples import BadSampleLog, TolerantDataset
@@ -116,6 +132,7 @@ def _evaluate_segmenter(model, cfg: Dict[str, Any], dataset: str, data_root: str
 
     recipe = SegRecipe.from_dict(cfg["recipe"])
     data = build_dataset(dataset, data_root, split, transform=build_seg_eval_transform(cfg["img_size"]), **options)
+    check_head(model, data, weights, dataset, split, data_root)
     bad = BadSampleLog.for_dataset(data, max_bad_samples, f"{split} set of {dataset}")
     data = TolerantDataset(data)
     ss = evaluate_segmentation(model, data, cfg["img_size"], recipe, dist_info, amp, show_progress=True, workers=workers,
@@ -135,7 +152,7 @@ def _paper_arch(counts: Dict[str, float]) -> Dict[str, Any]:
 
 
 def _evaluate_detector(model, cfg: Dict[str, Any], dataset: str, data_root: str, split: str, options, dist_info,
-                       amp, workers: int, max_bad_samples: Optional[int] = None) -> Dict[str, Any]:
+                       amp, workers: int, max_bad_samples: Optional[int] = None, weights=None) -> Dict[str, Any]:
     """COCO box AP of a detector, and its parameters and GMACs at the paper's size (1280 x 800)."""
     from ..data import build_dataset
     from ..data.bad_samples import BadSampleLog, TolerantDataset
@@ -144,6 +161,7 @@ def _evaluate_detector(model, cfg: Dict[str, Any], dataset: str, data_root: str,
     from ..detection.evaluation import evaluate_detection
 
     data = build_dataset(dataset, data_root, split, transform=build_det_eval_transform(), **options)
+    check_head(model, data, weights, dataset, split, data_root)
     bad = BadSampleLog.for_dataset(data, max_bad_samples, f"{split} set of {dataset}")
     metrics = evaluate_detection(model, TolerantDataset(data), dist_info, amp, workers=workers, show_progress=True,
                                  bad_samples=bad)

@@ -20,7 +20,19 @@ from .engine import LossFn, StepContext, autocast, evaluate
 from .optim import build_criterion, build_mixup, build_optimizer, build_scheduler, clip_after_backward
 from .sampling import sampler_for_eval
 
-__all__ = ["ClassificationTask", "SegmentationTask", "DetectionTask", "task_for"]
+__all__ = ["ClassificationTask", "SegmentationTask", "DetectionTask", "task_for", "train_and_val"]
+
+
+def train_and_val(cfg: TrainConfig, train_transform, eval_transform) -> Tuple[Dataset, Dataset]:
+    """The job's training and validation sets, with one class list: the validation split is read with the
+    training split's classes (an error naming the difference, before any step, where it has others)."""
+    from ..data import build_dataset
+
+    d, opts = cfg.data, dict(cfg.data.options)
+    train = build_dataset(d.name, d.root, d.train_split, transform=train_transform, **opts)
+    val = build_dataset(d.name, d.root, d.val_split, transform=eval_transform, classes=getattr(train, "classes", None),
+                        classes_from=f"the {d.train_split} split's class list", **opts)
+    return train, val
 
 
 class ClassificationTask:
@@ -34,16 +46,14 @@ class ClassificationTask:
         self.recipe: Recipe = cfg.recipe
 
     def datasets(self) -> Tuple[Dataset, Dataset]:
-        from ..data import build_dataset, build_eval_transform, build_train_transform
+        from ..data import build_eval_transform, build_train_transform
 
         r, cfg = self.recipe, self.cfg
         train_tf = build_train_transform(cfg.img_size, crop=r.crop, hflip=r.hflip, three_augment=r.three_augment,
                                          color_jitter=r.color_jitter, rand_augment=r.rand_augment,
                                          re_prob=r.random_erasing)
         eval_tf = build_eval_transform(cfg.img_size, crop_ratio=r.eval_crop_ratio)
-        opts = dict(cfg.data.options)
-        return (build_dataset(cfg.data.name, cfg.data.root, cfg.data.train_split, transform=train_tf, **opts),
-                build_dataset(cfg.data.name, cfg.data.root, cfg.data.val_split, transform=eval_tf, **opts))
+        return train_and_val(cfg, train_tf, eval_tf)
 
     def model(self, num_classes: int) -> nn.Module:
         cfg, r = self.cfg, self.recipe
@@ -156,15 +166,13 @@ class SegmentationTask(_DenseTask):
     recipe: SegRecipe
 
     def datasets(self) -> Tuple[Dataset, Dataset]:
-        from ..data import build_dataset, build_seg_eval_transform, build_seg_train_transform
+        from ..data import build_seg_eval_transform, build_seg_train_transform
 
         r, cfg = self.recipe, self.cfg
         train_tf = build_seg_train_transform(cfg.img_size, base_size=r.base_size, ratio_range=r.ratio_range,
                                              cat_max_ratio=r.cat_max_ratio, hflip=r.hflip, photometric=r.photometric)
         eval_tf = build_seg_eval_transform(cfg.img_size)
-        opts = dict(cfg.data.options)
-        return (build_dataset(cfg.data.name, cfg.data.root, cfg.data.train_split, transform=train_tf, **opts),
-                build_dataset(cfg.data.name, cfg.data.root, cfg.data.val_split, transform=eval_tf, **opts))
+        return train_and_val(cfg, train_tf, eval_tf)
 
     def model(self, num_classes: int) -> nn.Module:
         from ..segmentation.factory import create_seg_model
@@ -269,14 +277,9 @@ class DetectionTask(_DenseTask):
         return detection_collate
 
     def datasets(self) -> Tuple[Dataset, Dataset]:
-        from ..data import build_dataset
         from ..data.det_transforms import build_det_eval_transform, build_det_train_transform
 
-        cfg, opts = self.cfg, dict(self.cfg.data.options)
-        return (build_dataset(cfg.data.name, cfg.data.root, cfg.data.train_split,
-                              transform=build_det_train_transform(hflip=self.recipe.hflip), **opts),
-                build_dataset(cfg.data.name, cfg.data.root, cfg.data.val_split, transform=build_det_eval_transform(),
-                              **opts))
+        return train_and_val(self.cfg, build_det_train_transform(hflip=self.recipe.hflip), build_det_eval_transform())
 
     def model(self, num_classes: int) -> nn.Module:
         from ..detection import create_detector

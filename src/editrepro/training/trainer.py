@@ -10,6 +10,11 @@ A job that a SIGKILL (node loss, the OOM killer) ends resumes from its newest ch
 at most ``checkpoint_every`` minutes are lost. Samples that cannot be read are replaced and
 counted (``data.bad_samples``); past ``max_bad_samples`` the job stops naming them. The MLflow
 run ends FINISHED, KILLED (preempted: resumable) or FAILED with the error as a tag.
+
+One process per job folder (``train.lock``, ``editrepro.joblock``). A checkpoint of another configuration
+(a changed recipe) is moved aside as ``checkpoint.<old hash>.pth`` and the job starts afresh; a finished
+job of the same configuration is not rewritten. A full disk is named (``no space left on <folder>``) and
+the previous checkpoint kept.
 """
 import json
 import logging
@@ -31,26 +36,31 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset
 
 from ..data.bad_samples import BadSampleLog, TolerantDataset
 from ..data.identity import dataset_digest
-from ..fileio import atomic_write_text
+from ..fileio import StorageError, atomic_write_text
+from ..joblock import JobFolderLocked, JobLock
 from ..models.complexity import count_params
 from ..models.families import model_family
 from ..provenance import environment_report, git_commit
+from ..torchfiles import UnreadableTorchFile, load_torch_file
 from ..tracking import Tracker
 from .checkpoint import CHECKPOINT, FINAL_WEIGHTS, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
-from .distributed import DistInfo, barrier, init_distributed
+from .distributed import DistInfo, all_reduce_sum, barrier, init_distributed
 from .engine import NonFiniteLossError, StepContext, train_one_epoch
 from .optim import schedule_epoch
 from .sampling import ResumableSampler, SeededDataset, seed_all
 from .tasks import task_for
 
-__all__ = ["train", "Preempted", "EXIT_PREEMPTED", "EXIT_NONFINITE", "EXIT_BAD_SAMPLES"]
+__all__ = ["train", "Preempted", "JobFolderLocked", "StorageError", "EXIT_PREEMPTED", "EXIT_NONFINITE",
+           "EXIT_BAD_SAMPLES", "EXIT_LOCKED", "EXIT_STORAGE"]
 
 _logger = logging.getLogger(__name__)
 
 EXIT_PREEMPTED = 75   # EX_TEMPFAIL: checkpoint written, run the same command again to resume
 EXIT_NONFINITE = 3
 EXIT_BAD_SAMPLES = 4
+EXIT_LOCKED = 5        # another live process trains into the job folder (named); nothing was touched
+EXIT_STORAGE = 6       # a file of the job could not be written (no space left, unwritable folder): named
 
 
 class Preempted(Exception):
@@ -106,12 +116,116 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
 
     ``datasets`` (already transformed train and validation sets) replaces building them
     from ``cfg.data``; tests and notebooks use it.
+
+    The job folder is locked for the job's life (:class:`editrepro.joblock.JobLock`; another live process
+    holding it: :class:`JobFolderLocked`, nothing read or written). Files of another configuration (a
+    changed recipe) are moved aside with their config hash in the name and the job starts afresh; a
+    finished job of this configuration is not run again: its ``metrics.json`` is returned as it is.
     """
     cfg = cfg.with_backbone_img_size()
     dist_info = init_distributed(cfg.device)
     out = Path(cfg.output_dir)
+    cfg.batch_plan(dist_info.world_size)              # a bad batch plan fails before the folder is touched
+    lock = _lock_job_folder(out, dist_info)
+    try:
+        if dist_info.is_main:
+            _set_aside_other_configuration(out, cfg.config_hash())
+        barrier()
+        done = _finished_metrics(out, cfg)
+        if done is not None:
+            if dist_info.is_main:
+                _logger.info("%s is already complete (metrics.json of config %s): nothing to do; delete its "
+                             "metrics.json to train it again", out, cfg.config_hash())
+            return done
+        return _train(cfg, datasets, dist_info, out, lock)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _lock_job_folder(out: Path, dist_info: DistInfo) -> Optional[JobLock]:
+    """Rank 0 takes the folder's lock; every rank learns whether it did (the others then stop too)."""
+    lock, refusal = None, None
     if dist_info.is_main:
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StorageError(e.errno, f"cannot create the job folder {out}: {e.strerror or e}") from None
+            lock = JobLock(out).acquire()
+        except (JobFolderLocked, StorageError) as e:
+            refusal = e
+    if dist_info.distributed:
+        refused = all_reduce_sum(torch.tensor([0.0 if refusal is None else 1.0], device=dist_info.device))
+        if refused.item() and refusal is None and not dist_info.is_main:
+            raise JobFolderLocked(f"rank 0 could not lock the job folder {out} (its error says why)")
+    if refusal is not None:
+        raise refusal
+    return lock
+
+
+def _aside(path: Path, old_hash: str) -> Path:
+    """``checkpoint.pth`` -> ``checkpoint.<old_hash>.pth`` (``.1``, ``.2``, ... if taken)."""
+    target = path.with_name(f"{path.stem}.{old_hash}{path.suffix}")
+    n = 1
+    while target.exists():
+        target = path.with_name(f"{path.stem}.{old_hash}.{n}{path.suffix}")
+        n += 1
+    return target
+
+
+def _set_aside_other_configuration(out: Path, new_hash: str) -> None:
+    """Move the files another configuration left in ``out`` aside, named by its config hash (never deleted).
+
+    Snakemake reruns a job whose recipe changed after removing its model.pth and metrics.json; the
+    checkpoint and log of the old recipe stay. Training them on would mix two recipes, so they move aside
+    and the job starts afresh (a new MLflow run).
+    """
+    groups = []
+    ckpt = out / CHECKPOINT
+    if ckpt.is_file():
+        try:
+            state = load_torch_file(ckpt, "checkpoint", mmap=True)   # mapped: only the hash is read
+        except UnreadableTorchFile as e:
+            raise UnreadableTorchFile(f"{e}. Move it aside (or delete it) to train {out} afresh") from None
+        old = state.get("config_hash", "unknown") if isinstance(state, dict) else "unknown"
+        del state
+        if old != new_hash:
+            groups.append((old, [ckpt, out / "log.jsonl"]))
+    metrics = out / "metrics.json"
+    if metrics.is_file():
+        try:
+            old = json.loads(metrics.read_text(encoding="utf-8")).get("config_hash", "unknown")
+        except (OSError, ValueError, AttributeError):
+            old = "unknown"
+        if old != new_hash:
+            groups.append((old, [metrics, out / FINAL_WEIGHTS, out / "log.jsonl"]))
+    for old, paths in groups:
+        moved = []
+        for path in paths:
+            if path.is_file():
+                target = _aside(path, old)
+                os.replace(path, target)
+                moved.append(f"{path.name} -> {target.name}")
+        if moved:
+            _logger.warning("%s was trained with another configuration (config hash %s, now %s): moved %s; "
+                            "this job starts afresh", out, old, new_hash, ", ".join(moved))
+
+
+def _finished_metrics(out: Path, cfg: TrainConfig) -> Optional[Dict[str, Any]]:
+    """The metrics of a finished job of this configuration in ``out`` (model.pth and metrics.json), else None."""
+    metrics, weights = out / "metrics.json", out / FINAL_WEIGHTS
+    if not (metrics.is_file() and weights.is_file()):
+        return None
+    try:
+        done = json.loads(metrics.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return done if isinstance(done, dict) and done.get("config_hash") == cfg.config_hash() else None
+
+
+def _train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]], dist_info: DistInfo, out: Path,
+           lock: Optional[JobLock]) -> Dict[str, Any]:
     per_device, accum = cfg.batch_plan(dist_info.world_size)
     amp_dtype = _amp_dtype(cfg.amp, dist_info.device)
     seed_all(cfg.seed)
@@ -121,6 +235,9 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
     num_classes = int(getattr(train_set, "num_classes", 0) or getattr(getattr(train_set, "dataset", None), "num_classes", 0))
     if num_classes < 1:
         raise ValueError(f"the training set of {cfg.data.name!r} does not say how many classes it has (num_classes)")
+    # the class names (label = index), saved with model.pth / checkpoint.pth: evaluate reads val with them
+    class_list = getattr(train_set, "classes", None) or getattr(getattr(train_set, "dataset", None), "classes", None)
+    class_list = [str(c) for c in class_list] if class_list else None
 
     model = task.model(num_classes)
     if dist_info.distributed:
@@ -139,9 +256,12 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
     ckpt_path = out / CHECKPOINT
     if ckpt_path.is_file():
         state = load_checkpoint(ckpt_path)
-        if state["config_hash"] != cfg.config_hash():
-            raise ValueError(f"{ckpt_path} was written by another configuration (hash {state['config_hash']} != "
-                             f"{cfg.config_hash()}); use a fresh output_dir or delete the checkpoint")
+        if state.get("classes") is not None and class_list is not None and list(state["classes"]) != class_list:
+            from ..data.datasets._common import class_list_difference   # the data changed between attempts
+
+            raise ValueError(f"{ckpt_path} was trained with other classes than {cfg.data.name} in {cfg.data.root} has "
+                             "now (labels would change meaning mid-run): " + class_list_difference(
+                                 state["classes"], class_list, "the checkpoint", "the dataset"))
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if scaler is not None and state.get("scaler"):
@@ -177,48 +297,54 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
     tags = {"model": cfg.model, "task": cfg.task, **model_family(cfg.model), "dataset": cfg.data.name,
             "img_size": str(cfg.img_size), "recipe": r.name, **dict(cfg.tags)}
     run_id = tracker.start(run_name=cfg.run_name or out.name, tags=tags, run_id=run_id)
-    commit = git_commit()
-    params = {
-        **cfg.as_dict(),
-        "derived": {"world_size": dist_info.world_size, "per_device_batch": per_device, "accum_steps": accum,
-                    "drop_path_rate": task.drop_path_rate, "num_classes": num_classes,
-                    "peak_lr": getattr(r, "peak_lr", r.lr), "clip_grad": task.clip(),
-                    "params": count_params(model), "repeats": repeats, "train_images": len(train_set),
-                    "val_images": len(val_set)},
-    }
-    tracker.log_params(params)
-    tracker.set_tags({"mlflow.source.git.commit": commit, "mlflow.source.name": "editrepro train",
-                      "mlflow.source.type": "LOCAL", "config_hash": cfg.config_hash(),
-                      "host": socket.gethostname(), "devices": _devices(dist_info)})
-    for split, data, context in (("train", train_set, "training"), ("val", val_set, "evaluation")):
-        tracker.log_dataset(f"{cfg.data.name}/{split}", str(cfg.data.root), dataset_digest(data), context, len(data))
-    if dist_info.is_main:
-        atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.as_dict(), sort_keys=False))
-        atomic_write_text(out / "environment.txt", environment_report())
+    try:                                        # from here on a failure ends the run FAILED, not RUNNING
+        commit = git_commit()
+        params = {
+            **cfg.as_dict(),
+            "derived": {"world_size": dist_info.world_size, "per_device_batch": per_device, "accum_steps": accum,
+                        "drop_path_rate": task.drop_path_rate, "num_classes": num_classes,
+                        "peak_lr": getattr(r, "peak_lr", r.lr), "clip_grad": task.clip(),
+                        "params": count_params(model), "repeats": repeats, "train_images": len(train_set),
+                        "val_images": len(val_set)},
+        }
+        tracker.log_params(params)
+        tracker.set_tags({"mlflow.source.git.commit": commit, "mlflow.source.name": "editrepro train",
+                          "mlflow.source.type": "LOCAL", "config_hash": cfg.config_hash(),
+                          "host": socket.gethostname(), "devices": _devices(dist_info)})
+        for split, data, context in (("train", train_set, "training"), ("val", val_set, "evaluation")):
+            tracker.log_dataset(f"{cfg.data.name}/{split}", str(cfg.data.root), dataset_digest(data), context, len(data))
+        if dist_info.is_main:
+            atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.as_dict(), sort_keys=False))
+            atomic_write_text(out / "environment.txt", environment_report())
 
-    bad = BadSampleLog.for_dataset(train_set, cfg.max_bad_samples, f"training set of {cfg.data.name}",
-                                   seen=bad_state.get("seen"), total=bad_state.get("total", 0))
-    val_bad = BadSampleLog.for_dataset(val_set, cfg.max_bad_samples, f"validation set of {cfg.data.name}")
-    train_data = SeededDataset(TolerantDataset(train_set))
-    val_data = TolerantDataset(val_set)
-    ctx = StepContext(optimizer=optimizer, criterion=criterion, device=dist_info.device, accum_steps=accum,
-                      mixup=mixup, amp_dtype=amp_dtype, scaler=scaler, clip_grad=task.clip(), ema=ema,
-                      aux_weights=task.aux_weights(model), bad_samples=bad, seed=cfg.seed, rank=dist_info.rank,
-                      world_size=dist_info.world_size, show_progress=dist_info.is_main, loss_fn=task.loss_fn)
+        bad = BadSampleLog.for_dataset(train_set, cfg.max_bad_samples, f"training set of {cfg.data.name}",
+                                       seen=bad_state.get("seen"), total=bad_state.get("total", 0))
+        val_bad = BadSampleLog.for_dataset(val_set, cfg.max_bad_samples, f"validation set of {cfg.data.name}")
+        train_data = SeededDataset(TolerantDataset(train_set))
+        val_data = TolerantDataset(val_set)
+        ctx = StepContext(optimizer=optimizer, criterion=criterion, device=dist_info.device, accum_steps=accum,
+                          mixup=mixup, amp_dtype=amp_dtype, scaler=scaler, clip_grad=task.clip(), ema=ema,
+                          aux_weights=task.aux_weights(model), bad_samples=bad, seed=cfg.seed, rank=dist_info.rank,
+                          world_size=dist_info.world_size, show_progress=dist_info.is_main, loss_fn=task.loss_fn)
+        interval_s = cfg.checkpoint_interval_s(dist_info.device.type)
+        last_checkpoint = [time.monotonic()]
+    except BaseException as e:
+        tracker.fail(e)
+        raise
     stop = _StopFlag()
     stop.install()
-    interval_s = cfg.checkpoint_interval_s(dist_info.device.type)
-    last_checkpoint = [time.monotonic()]
 
     def checkpoint(epoch: int, step: int) -> None:
         if dist_info.is_main:
+            if lock is not None:
+                lock.check()                    # still this process's folder (not taken over while it hung)
             save_checkpoint(ckpt_path, {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scaler": scaler.state_dict() if scaler is not None else None,
                 "ema": ema.state_dict() if ema is not None else None,
                 "epoch": epoch, "step": step, "history": history, "run_id": run_id,
                 "bad_samples": {"seen": dict(bad.seen), "total": bad.total},
-                "config": cfg.as_dict(), "config_hash": cfg.config_hash(), "rng": rng_state(),
+                "config": cfg.as_dict(), "config_hash": cfg.config_hash(), "rng": rng_state(), "classes": class_list,
             })
         barrier()
         last_checkpoint[0] = time.monotonic()
@@ -252,10 +378,10 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
                                          checkpoint_due=checkpoint_due,
                                          on_checkpoint=lambda step, epoch=epoch: checkpoint(epoch, step))
             except NonFiniteLossError as e:
-                raise NonFiniteLossError(
-                    f"{e}: stopping {cfg.model} on {cfg.data.name}. The last good checkpoint is kept at {ckpt_path}; "
-                    "try a lower lr or check the data."
-                ) from None
+                kept = (f"The last good checkpoint is kept at {ckpt_path}" if ckpt_path.is_file() else
+                        f"No checkpoint was written yet (none in {out})")
+                raise NonFiniteLossError(f"{e}: stopping {cfg.model} on {cfg.data.name}. {kept}; try a lower lr "
+                                         "or check the data.") from None
             if result["next_step"] < steps:
                 checkpoint(epoch, result["next_step"])
                 tracker.end(status="KILLED")
@@ -294,9 +420,12 @@ def train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]] = None) 
             "tags": tags,
         }
         if dist_info.is_main:
+            if lock is not None:
+                lock.check()
             save_checkpoint(out / FINAL_WEIGHTS, {"model": model.state_dict(),
                                                   "model_ema": ema.module.state_dict() if ema is not None else None,
-                                                  "config": cfg.as_dict(), "num_classes": num_classes})
+                                                  "config": cfg.as_dict(), "num_classes": num_classes,
+                                                  "classes": class_list})
             atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
             for name in ("config.yaml", "environment.txt", "metrics.json", "log.jsonl"):
                 tracker.log_artifact(out / name)

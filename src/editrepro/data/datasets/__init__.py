@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from torch.utils.data import Dataset
 
-from ._common import ImageListDataset, LayoutError
+from ._common import ImageListDataset, LayoutError, class_list_difference
 from .ade20k import ADE20K
 from .caltech256 import Caltech256
 from .cifar import CIFAR10, CIFAR100
@@ -44,7 +44,8 @@ READERS: dict[str, type] = {
 DATASETS = tuple(READERS)
 
 
-def build_dataset(name: str, root: str | Path, split: str, transform: Callable | None = None,
+def build_dataset(name: str, root: str | Path, split: str, transform: Callable | None = None, *,
+                  classes: Sequence[str] | None = None, classes_from: str = "the class list given",
                   **options) -> Dataset:
     """Read dataset ``name`` from ``root``.
 
@@ -55,6 +56,11 @@ def build_dataset(name: str, root: str | Path, split: str, transform: Callable |
     ``ignore_index = 255``. ``options`` are the reader's keyword options (e.g. ``caltech256``:
     ``train_per_class``, ``seed``, ``include_clutter``); an unknown one is refused with the list
     of known ones.
+
+    ``classes`` is the class list this split must have (the training split's, or the one saved with
+    trained weights, which ``classes_from`` names in the error): a reader whose classes are the training
+    split's folders (``imagenet1k``) reads the split with it; for every dataset a list that differs from
+    the dataset's own is a ``ValueError`` naming what differs, raised before any sample is read.
     """
     if name not in READERS:
         from ...schema import did_you_mean
@@ -62,8 +68,16 @@ def build_dataset(name: str, root: str | Path, split: str, transform: Callable |
         raise ValueError(f"unknown dataset {name!r}.{did_you_mean(name, DATASETS)} Known: {', '.join(DATASETS)}")
     reader = READERS[name]
     params = inspect.signature(reader).parameters
-    known = [p for p in params if p not in ("root", "split", "transform")]
+    known = [p for p in params if p not in ("root", "split", "transform", "classes")]
     unknown = sorted(set(options) - set(known))
     if unknown:
         raise ValueError(f"{name}: unknown option(s) {unknown}; it takes {known or 'no options'}")
-    return reader(root, split, transform, **options)
+    if classes is not None and "classes" in params:
+        options["classes"] = classes
+    data = reader(root, split, transform, **options)
+    own = getattr(data, "classes", None)
+    if classes is not None and own is not None:
+        diff = class_list_difference(classes, own, classes_from, f"the {split} split")
+        if diff:
+            raise ValueError(f"{name}: the {split} split in {root} does not have {classes_from}: {diff}")
+    return data

@@ -12,7 +12,7 @@ import hashlib
 from pathlib import Path
 from typing import Callable
 
-from ._common import ImageListDataset, find_base, normalise_split
+from ._common import ImageListDataset, find_base, is_hidden, normalise_split
 
 __all__ = ["Caltech256"]
 
@@ -45,12 +45,16 @@ class Caltech256(ImageListDataset):
         base = find_base("caltech256", root,
                          ("caltech256/256_ObjectCategories", "256_ObjectCategories", "."),
                          _has_categories, self.LAYOUT)
-        folders = sorted(p.name for p in base.iterdir() if p.is_dir())
+        # both splits come from one folder, so they share its class list: hidden folders
+        # (.ipynb_checkpoints) and folders without a .jpg are not classes
+        listing = {p.name: [f.name for f in p.iterdir() if f.suffix.lower() == ".jpg" and not is_hidden(f.name)]
+                   for p in base.iterdir() if p.is_dir() and not is_hidden(p.name)}
+        folders = sorted(name for name, files in listing.items() if files)
         if not include_clutter:
             folders = [f for f in folders if not f.endswith(".clutter")]
         paths, labels = [], []
         for label, folder in enumerate(folders):
-            files = [p.name for p in (base / folder).iterdir() if p.suffix.lower() == ".jpg"]
+            files = listing[folder]
             if len(files) <= train_per_class:
                 raise ValueError(
                     f"caltech256: class {folder} has {len(files)} images, which leaves none to "

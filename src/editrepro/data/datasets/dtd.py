@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from ._common import ImageListDataset, LayoutError, find_base
+from ._common import ImageListDataset, LayoutError, class_folders, find_base
 
 __all__ = ["DTD"]
 
@@ -45,7 +45,7 @@ class DTD(ImageListDataset):
             raise ValueError(f"dtd: partition must be 1..10, not {partition!r}")
         base = find_base("dtd", root, ("dtd/dtd", "dtd", "."),
                          lambda d: (d / "images").is_dir() and (d / "labels").is_dir(), self.LAYOUT)
-        classes = sorted(p.name for p in (base / "images").iterdir() if p.is_dir())
+        classes = class_folders(base / "images")    # one list for every split: hidden and empty folders left out
         index = {c: i for i, c in enumerate(classes)}
         paths, labels = [], []
         for name in _LISTS[protocol][split]:
@@ -56,8 +56,8 @@ class DTD(ImageListDataset):
             for line in listing.read_text().split():
                 cls = line.split("/")[0]
                 if cls not in index:
-                    raise ValueError(f"dtd: {listing} names class {cls!r}, which has no folder "
-                                     f"in {base / 'images'}")
+                    raise ValueError(f"dtd: {listing} names class {cls!r}, which has no folder with "
+                                     f"images in {base / 'images'}")
                 paths.append(line)
                 labels.append(index[cls])
         super().__init__(base / "images", paths, labels, classes, transform, split)

@@ -3,13 +3,20 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from torchvision.datasets.folder import find_classes, make_dataset
 
-from ._common import IMAGE_EXTENSIONS, ImageListDataset, LayoutError, is_image_file, normalise_split
+from ._common import (
+    ImageListDataset,
+    LayoutError,
+    class_folders,
+    is_hidden,
+    is_image_file,
+    normalise_split,
+    scan_class_folders,
+)
 
 __all__ = ["ImageNet1k", "ImageNet21k"]
 
@@ -19,6 +26,13 @@ class ImageNet1k(ImageListDataset):
 
     ``root`` holds ``train/`` and ``val/``, each with one folder per synset. A flat ``val/`` (the
     50,000 images as distributed) must first be sorted into synset folders.
+
+    One class list serves every split: the synset folders of ``train/``, sorted, leaving out hidden
+    folders (``.ipynb_checkpoints``) and folders without an image file; hidden files and folders inside
+    a class folder are skipped too. ``val/`` is read with that list (a hidden or empty folder there is
+    ignored; a class folder the list lacks is an error naming it), so a label means the same synset in
+    both. Without ``train/``, ``classes`` (the list saved with trained weights) is the list, else ``val/``'s
+    own folders are; ``build_dataset(..., classes=...)`` also checks that a given list equals ``train/``'s.
     """
 
     LAYOUT = """
@@ -27,26 +41,44 @@ class ImageNet1k(ImageListDataset):
             val/n01440764/ILSVRC2012_val_00000293.JPEG ...
     """
 
-    def __init__(self, root: str | Path, split: str = "train", transform: Callable | None = None):
+    def __init__(self, root: str | Path, split: str = "train", transform: Callable | None = None, *,
+                 classes: Sequence[str] | None = None):
         split = normalise_split("imagenet1k", split, test_alias=False)
         root = Path(root).expanduser()
         folder = root / split
         if not folder.is_dir():
             raise LayoutError("imagenet1k", root, f"no '{split}/' folder", self.LAYOUT)
-        entries = list(folder.iterdir())
+        entries = [e for e in folder.iterdir() if not is_hidden(e.name)]
         if not any(e.is_dir() for e in entries):
             if any(is_image_file(e.name) for e in entries):
                 problem = f"'{split}/' holds images directly; sort them into synset folders first"
             else:
                 problem = f"'{split}/' has no class folders"
             raise LayoutError("imagenet1k", folder, problem, self.LAYOUT)
-        classes, class_to_idx = find_classes(str(folder))
-        samples = make_dataset(str(folder), class_to_idx, extensions=IMAGE_EXTENSIONS,
-                               allow_empty=True)
-        if not samples:
+        found = scan_class_folders(folder)                     # visible folder -> its images
+        own = [name for name, images in found.items() if images]
+        train = root / "train"
+        if split == "train" or train.is_dir():
+            classes, source = (own if split == "train" else class_folders(train)), "train/'s class list"
+        elif classes is not None:
+            classes, source = [str(c) for c in classes], "the class list given"
+        else:
+            classes, source = own, f"{split}/'s own class list (no train/ beside it)"
+        if not own:
             raise LayoutError("imagenet1k", folder, "no images in the class folders", self.LAYOUT)
-        super().__init__(folder, [str(Path(p).relative_to(folder)) for p, _ in samples],
-                         [y for _, y in samples], classes, transform, split)
+        index = {c: i for i, c in enumerate(classes)}
+        unknown = [name for name in own if name not in index]
+        if unknown:
+            raise ValueError(
+                f"imagenet1k: {folder / unknown[0]} is a class folder that {source} lacks "
+                f"({len(unknown)} such folder(s): {', '.join(unknown[:5])}{', ...' if len(unknown) > 5 else ''}; "
+                f"dataset root {root}). Every split is read with the training split's classes (its non-empty, "
+                "non-hidden synset folders): remove the folder or give train/ images of that class.")
+        paths, labels = [], []
+        for name in sorted(own):
+            paths += found[name]
+            labels += [index[name]] * len(found[name])
+        super().__init__(folder, paths, labels, classes, transform, split)
 
 
 class ImageNet21k(ImageListDataset):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from ._common import ImageListDataset, LayoutError, is_image_file
+from ._common import ImageListDataset, LayoutError, is_hidden, is_image_file
 
 __all__ = ["ImageNetV2", "IMAGENET_V2_FOLDER"]
 
@@ -38,7 +38,7 @@ class ImageNetV2(ImageListDataset):
             raise LayoutError("imagenet_v2", root, "the folder does not exist", self.LAYOUT)
         if (root / IMAGENET_V2_FOLDER).is_dir() and not (root / "0").is_dir():
             root = root / IMAGENET_V2_FOLDER
-        folders = {e.name: e for e in root.iterdir() if e.is_dir() and not e.name.startswith(".")}
+        folders = {e.name: e for e in root.iterdir() if e.is_dir() and not is_hidden(e.name)}
         by_index = {int(name): path for name, path in folders.items() if name.isdigit() and str(int(name)) == name}
         expected = set(range(num_classes))
         missing = sorted(expected - set(by_index))
@@ -54,7 +54,8 @@ class ImageNetV2(ImageListDataset):
                               f"are ImageNet-1k class indices), but {' and '.join(problems)}", self.LAYOUT)
         paths, labels = [], []
         for k in range(num_classes):   # numeric order: folder "10" is label 10
-            names = sorted(e.name for e in by_index[k].iterdir() if e.is_file() and is_image_file(e.name))
+            names = sorted(e.name for e in by_index[k].iterdir()
+                           if e.is_file() and is_image_file(e.name) and not is_hidden(e.name))
             paths += [f"{k}/{name}" for name in names]
             labels += [k] * len(names)
         if not paths:
