@@ -28,7 +28,7 @@ from PIL import Image
 
 from editrepro.data import build_train_transform
 from editrepro.data.datasets._common import load_rgb
-from editrepro.training.config import load_recipe
+from editrepro.recipes import load_recipe
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = ["in1k_pretrain", "finetune_384", "in21k_pretrain", "finetune_in1k_from_in21k", "transfer", "lavit_in1k"]

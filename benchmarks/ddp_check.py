@@ -37,7 +37,7 @@ class Prototypes(Dataset):
 
 
 def job(out: str, per_device: int):
-    from editrepro.training.config import DataConfig, TrainConfig, load_recipe
+    from editrepro.recipes import DataConfig, TrainConfig, load_recipe
 
     recipe = load_recipe(REPO / "config/recipes/in1k_pretrain.yaml",
                          dict(epochs=2, batch_size=32, warmup_epochs=1, lr=2e-3, repeated_aug=False, mixup=0.0,

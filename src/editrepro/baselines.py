@@ -15,6 +15,8 @@ Pure Python, no torch and no pandas: the workflow's planning imports it.
 """
 from typing import Optional
 
+from .families import model_size
+
 __all__ = ["BASELINES", "OFFICIAL", "OFFICIAL_SUFFIX", "PUBLISHED_SUFFIX", "official_row", "is_official_row",
            "is_published_row", "arch_size", "OFFICIAL_STAGES", "official_chain"]
 
@@ -39,11 +41,9 @@ def is_published_row(row) -> bool:
 
 
 def arch_size(arch: str) -> str:
-    """``tiny``/``small``/``base``/``large`` of a ViT name ('' if none): the rule of
-    ``editrepro.models.families.model_size``, repeated here because importing ``editrepro.models`` imports torch
-    (tests/reporting/test_deit3_baseline.py holds the two to the same answers)."""
-    name = arch.split(".", 1)[0]
-    return next((s for s in ("tiny", "small", "base", "large") if f"_{s}_" in f"{name}_"), "")
+    """``tiny``/``small``/``base``/``large`` of a ViT name ('' if none): ``editrepro.families.model_size``
+    (torch-free, so planning can use it)."""
+    return model_size(arch)
 
 
 # The training stages of the official recipes: stage -> (recipe name under `recipes:`, dataset). One recipe per

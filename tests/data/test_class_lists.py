@@ -126,7 +126,7 @@ def _recipe() -> Path:
 
 
 def _train(root: Path, out: Path):
-    from editrepro.training.config import DataConfig, TrainConfig, load_recipe
+    from editrepro.recipes import DataConfig, TrainConfig, load_recipe
     from editrepro.training.trainer import train
 
     recipe = load_recipe(str(_recipe()), dict(epochs=1, batch_size=8, warmup_epochs=1, lr=1e-3, repeated_aug=False))

@@ -33,7 +33,7 @@ def evals(tmp_path, values, half="a", res="224"):
 
 
 def test_arch_size_agrees_with_the_model_families():
-    from editrepro.models.families import model_size
+    from editrepro.families import model_size
 
     for arch in ("deit3_ref_tiny_patch16_224", "deit3_ref_small_patch16_224", "deit3_ref_base_patch16_224",
                  "deit3_base_patch16_384.fb_in1k", "edit_small_patch16_224", "deit3_large_patch16_224", "vit_x"):

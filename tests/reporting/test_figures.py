@@ -7,6 +7,7 @@ import pytest
 import timm
 import torch
 
+from editrepro.analysis import figures as model_figures
 from editrepro.reporting import figures
 from editrepro.reporting.paper import load_paper_tables
 from editrepro.reporting.results import collect_table3
@@ -30,28 +31,28 @@ def models():
 def test_attention_sink_stats_and_figure(models, tmp_path):
     deit3, edit = models
     images = torch.randn(2, 3, 48, 48)
-    base, ours = figures.attention_sink_stats(deit3, images), figures.attention_sink_stats(edit, images)
+    base, ours = model_figures.attention_sink_stats(deit3, images), model_figures.attention_sink_stats(edit, images)
     assert base["cls"].shape == (3,) and "dec_self" not in base
     # a token's attention sums to 1 over [CLS] and the 9 patches
     assert base["cls"] + 9 * base["other"] == pytest.approx([1.0] * 3, abs=1e-5)
     assert ours["dec_self"] + 9 * ours["dec_patch"] == pytest.approx([1.0] * 3, abs=1e-5)
-    assert_png(figures.attention_sink(deit3, edit, images, tmp_path / "fig1.png"))
+    assert_png(model_figures.attention_sink(deit3, edit, images, tmp_path / "fig1.png"))
 
 
 def test_swapped_models_are_refused_before_drawing(models, tmp_path):
     deit3, edit = models
     images = torch.randn(1, 3, 48, 48)
     with pytest.raises(ValueError, match=r"baseline of Fig. 1 \(DeiT III\): EDIT has no \[CLS\] token"):
-        figures.attention_sink(edit, deit3, images, tmp_path / "fig1.png")
+        model_figures.attention_sink(edit, deit3, images, tmp_path / "fig1.png")
     with pytest.raises(ValueError, match="the model of Fig. 5: DeiT3 has no EDIT decoder"):
-        figures.attention_maps(deit3, images, tmp_path / "fig5.png", (0.5,) * 3, (0.2,) * 3)
+        model_figures.attention_maps(deit3, images, tmp_path / "fig5.png", (0.5,) * 3, (0.2,) * 3)
     assert not list(tmp_path.iterdir())
 
 
 def test_attention_maps_figure(models, tmp_path):
     _, edit = models
-    assert_png(figures.attention_maps(edit, torch.randn(2, 3, 48, 48), tmp_path / "fig5.png",
-                                      (0.5, 0.5, 0.5), (0.2, 0.2, 0.2)))
+    assert_png(model_figures.attention_maps(edit, torch.randn(2, 3, 48, 48), tmp_path / "fig5.png",
+                                            (0.5, 0.5, 0.5), (0.2, 0.2, 0.2)))
 
 
 def test_top1_vs_flops_figure(tmp_path):

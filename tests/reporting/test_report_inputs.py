@@ -1,4 +1,5 @@
-"""What `aggregate` and `report` read: --config as JSON text or a config file, and a truncated JSON named."""
+"""What `aggregate`, `report`, `figures` and the attention commands read: --config as JSON text or a config
+file, and a truncated JSON named."""
 import json
 
 import pandas as pd
@@ -59,3 +60,36 @@ def test_a_truncated_evaluation_or_metrics_json_is_named(tmp_path, capsys):
         collect_jobs([bench], tmp_path / "runs")
     metrics.write_text('{"devices": 2, "device_type": "cuda"}')
     assert collect_jobs([bench], tmp_path / "runs").iloc[0].device_hours == pytest.approx(12.5 * 2 / 3600)
+
+
+def test_the_figure_and_attention_commands_take_a_config_file_too(tmp_path, capsys):
+    """`figures`, `attention-saturation` and `attention-report` read --config as `aggregate` and `report` do."""
+    sink = tmp_path / "attention" / "DeiT3-S" / "attention_sink.json"
+    sink.parent.mkdir(parents=True)
+    sink.write_text(json.dumps({
+        "label": "DeiT3-S", "model": "deit3_small_patch16_224", "source": "weights", "path": None, "images": 8,
+        "prefix_tokens": 1, "has_cls": True, "sink_view": "encoder", "sink_score": 12.0, "saturation": 0.5,
+        "per_layer": {"cls_ratio": [11.0, 13.0], "sink_ratio": [11.0, 13.0], "prefix_share": [0.3, 0.3],
+                      "top_share": [0.3, 0.3], "similarity": [None, 0.5]},
+        "csv": "attention_sink.csv", "figures": {"fig1a": "a.png", "fig1b": "b.png", "saturation": "s.png"}}))
+    pages = {}
+    for name, config in (("file", DEMO_CONFIG), ("text", json.dumps({"name": "paper", "comparable_to_paper": True}))):
+        pages[name] = tmp_path / f"{name}.md"
+        assert main(["attention-report", "--sink", str(sink), "--config", config, "--out", str(pages[name])]) == 0
+    # config/config.yaml is the demo (comparable_to_paper: false): its page says so, the JSON text's does not
+    assert "Not comparable" in pages["file"].read_text() and "demo" in pages["file"].read_text()
+    assert "Not comparable" not in pages["text"].read_text()
+
+    capsys.readouterr()
+    images = tmp_path / "images"
+    images.mkdir()
+    for argv in (["attention-report", "--sink", str(sink), "--out", str(tmp_path / "x.md")],
+                 ["attention-saturation", "--weights", str(tmp_path / "model.pth"), "--images", str(images),
+                  "--out", str(tmp_path / "x.png")],
+                 ["figures", "--cells", "c", "--table1", "t", "--deit3", "d", "--edit", "e", "--data-root", "r",
+                  "--out-dir", str(tmp_path)]):
+        assert main([*argv, "--config", "config/nope.yaml"]) == 2, argv[0]
+        err = capsys.readouterr().err
+        assert f"editrepro {argv[0]}: error: --config 'config/nope.yaml' is neither a JSON object nor an existing " \
+               f"file" in err, err
+    assert not (tmp_path / "x.md").exists() and not (tmp_path / "x.png").exists()

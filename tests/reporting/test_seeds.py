@@ -160,3 +160,21 @@ def test_imagenet_v2_and_real_columns_and_their_paired_gain(tmp_path):
     assert pair.gain == pytest.approx((0.2 + 0.5) / 2) and pd.isna(pair.claimed)   # the paper prints no V2
     page = render_page("table3", per_seed, {"name": "paper", "comparable_to_paper": True})
     assert "| ImageNet-V2 " in page and "| ReaL " in page and "70.30 ± 0.28 [" in page
+
+
+def test_a_timm_model_the_config_adds_is_paired_with_the_edit_of_its_size(tmp_path):
+    """A row of no pair's family (a plain timm ViT, issue 25) is EDIT's baseline too, seed by seed; the ViT and
+    DeiT rows the paper cites (no seeds) are not."""
+    values = {("EDIT-S", 0): 81.9, ("EDIT-S", 1): 82.0, ("ViTReg-S", 0): 81.0, ("ViTReg-S", 1): 81.4}
+    paths = []
+    for (row, seed), top1 in values.items():
+        p = tmp_path / f"{row}_{seed}.json"
+        arch = "vit_small_patch16_224" if row == "ViTReg-S" else "edit_small_patch16_224"
+        p.write_text(json.dumps({"model": arch, "run_id": f"run-{row}-{seed}", "top1": top1,
+                                 "tags": {"half": "a", "row": row, "resolution": "224", "seed": str(seed)}}))
+        paths.append(p)
+    pairs = paired_comparisons(collect_table3(paths, PAPER, "paper", comparable=True))
+    pair = one(pairs, a_row="EDIT-S", b_row="ViTReg-S")
+    assert pair.baseline == "paper" and pair.n == 2 and pair.seeds == "0,1" and pd.isna(pair.claimed)
+    assert pair.gain == pytest.approx(((81.9 - 81.0) + (82.0 - 81.4)) / 2)
+    assert not pairs["b_row"].isin(["ViT-B/16", "ViT-L/16", "DeiT-S"]).any()

@@ -7,7 +7,7 @@ import torch
 
 from editrepro.cli import main
 from editrepro.segmentation.factory import create_seg_model, seg_model_complexity
-from editrepro.training.config import load_recipe
+from editrepro.recipes import load_recipe
 
 SMALL = ["--model", "lavit_tiny_224", "--model-arg", "depths=[1, 1, 2, 2]"]
 

@@ -6,7 +6,7 @@ from typing import Optional
 import torch
 from torch.utils.data import Dataset
 
-from editrepro.training.config import DataConfig, TrainConfig, load_recipe
+from editrepro.recipes import DataConfig, TrainConfig, load_recipe
 
 
 class Synthetic(Dataset):
@@ -51,8 +51,10 @@ def job(output_dir, epochs=2, batch_size=16, per_device_batch=None, depth=2, mod
 LAVIT_SIZE = 64   # Synthetic(size=LAVIT_SIZE): a 2 x 2 grid at stride 32
 
 
-def lavit_job(output_dir, epochs=2, batch_size=16, per_device_batch=None, amp="off", **recipe_overrides) -> TrainConfig:
-    """A reduced LaViT-T (LA layers in stages 3 and 4) with LaViT's recipe: the DP loss is on (weight 0.1)."""
+def lavit_job(output_dir, epochs=2, batch_size=16, per_device_batch=None, amp="off", model_kwargs=None,
+              **recipe_overrides) -> TrainConfig:
+    """A reduced LaViT-T (LA layers in stages 3 and 4) with LaViT's recipe: the DP loss is on (weight 0.1).
+    ``model_kwargs`` replace the reduced depths (one or two blocks a stage)."""
     overrides = dict(epochs=epochs, batch_size=batch_size, warmup_epochs=1, lr=2e-3, lr_batch=None, mixup=0.0,
                      cutmix=0.0, random_erasing=0.0, drop_path=0.0, repeated_aug=False)   # DDP == one process
     overrides.update(recipe_overrides)
@@ -60,4 +62,4 @@ def lavit_job(output_dir, epochs=2, batch_size=16, per_device_batch=None, amp="o
     return TrainConfig(model="lavit_tiny_224", img_size=LAVIT_SIZE,
                        data=DataConfig(name="synthetic", root="-", num_workers=0), recipe=recipe,
                        output_dir=str(output_dir), per_device_batch=per_device_batch, amp=amp,
-                       model_kwargs=dict(depths=[1, 1, 2, 2]), experiment="tests", log_every=1)
+                       model_kwargs=model_kwargs or dict(depths=[1, 1, 2, 2]), experiment="tests", log_every=1)

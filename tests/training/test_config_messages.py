@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from editrepro.schema import ConfigError, load_yaml, parse_yaml_value, yaml12_numbers
-from editrepro.training.config import batch_plan, load_recipe, parse_overrides
+from editrepro.recipes import batch_plan, load_recipe, parse_overrides
 
 
 def works(batch, per_device, world):

@@ -1,5 +1,6 @@
 """Two processes under torchrun (gloo, CPU) against one process with the same effective batch."""
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -19,13 +20,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("model", ["edit", "lavit"])
-def test_two_process_ddp_matches_single_process(tmp_path, model):
-    single, ddp = tmp_path / "single", tmp_path / "ddp"
-    extra = ["lavit"] if model == "lavit" else []
-    subprocess.run([sys.executable, str(WORKER), str(single), "16", *extra], check=True, timeout=300)
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """EDIT's and LaViT's jobs, trained by one process and by two under torchrun: one launch each trains both (most
+    of a launch is starting Python, torch and MLflow). Output folders ``single/<model>`` and ``ddp/<model>``."""
+    from editrepro.provenance import project_root
+
+    root = tmp_path_factory.mktemp("ddp")
+    single, ddp = root / "single", root / "ddp"
+    env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{root / 'mlflow.db'}")   # never the project's store
+    cwd = project_root()
+    subprocess.run([sys.executable, str(WORKER), str(single), "16", "edit", "lavit"], check=True, timeout=300,
+                   env=env, cwd=cwd)
     subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
-                    "--master_addr=127.0.0.1", str(WORKER), str(ddp), "8", *extra], check=True, timeout=300)
+                    "--master_addr=127.0.0.1", str(WORKER), str(ddp), "8", "edit", "lavit"], check=True, timeout=300,
+                   env=env, cwd=cwd)
+    return single, ddp
+
+
+@pytest.mark.parametrize("model", ["edit", "lavit"])
+def test_two_process_ddp_matches_single_process(trained, model):
+    single, ddp = (folder / model for folder in trained)
     a, b = load_checkpoint(single / "model.pth")["model"], load_checkpoint(ddp / "model.pth")["model"]
     for k in a:
         x, y = a[k], b[k]

@@ -1,7 +1,7 @@
 """Process-group settings from Slurm's variables when srun starts the tasks without torchrun."""
 import pytest
 
-from editrepro.training import distributed
+from editrepro.runtime import distributed
 
 
 @pytest.fixture

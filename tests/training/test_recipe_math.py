@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from editrepro.training.config import ConfigError, load_recipe
+from editrepro.recipes import ConfigError, load_recipe
 from editrepro.training.optim import build_criterion, build_mixup, build_optimizer, build_scheduler
 
 

@@ -10,7 +10,7 @@ import torch
 from synthetic import Synthetic, job
 from torch import nn
 
-from editrepro.training.config import load_recipe
+from editrepro.recipes import load_recipe
 from editrepro.training.engine import StepContext, train_one_epoch
 from editrepro.training.optim import build_optimizer, build_scheduler, clip_after_backward, schedule_epoch
 from editrepro.training.trainer import Preempted, train
@@ -214,7 +214,7 @@ def test_pvt_lr_is_per_512_images_and_repeated_aug_is_on():
 
 
 def test_size_mapping_errors_name_the_key():
-    from editrepro.training.config import ConfigError
+    from editrepro.recipes import ConfigError
 
     r = load_recipe("config/recipes/lavit_in1k.yaml", {"grad_clip": {"base": 1.0}})
     with pytest.raises(ConfigError, match=r"grad_clip gives values for \['base'\] but model 'pvt_v2_b1'"):

@@ -13,7 +13,7 @@ from synthetic import Synthetic, job
 from editrepro.cli import main
 from editrepro.data.bad_samples import TooManyBadSamples
 from editrepro.training.checkpoint import load_checkpoint
-from editrepro.training.config import DataConfig, TrainConfig, load_recipe
+from editrepro.recipes import DataConfig, TrainConfig, load_recipe
 from editrepro.training.engine import NonFiniteLossError
 from editrepro.training.trainer import Preempted, train
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from editrepro.training.config import DataConfig, TrainConfig, load_recipe
+from editrepro.recipes import DataConfig, TrainConfig, load_recipe
 from editrepro.training.tasks import task_for
 
 TRANSFER = {"cifar10": 10, "cifar100": 100, "flowers102": 102, "dtd": 47, "caltech256": 256}

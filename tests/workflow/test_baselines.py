@@ -86,29 +86,19 @@ def test_bad_baselines_fail_at_planning_naming_the_key(workflow):
     assert "Traceback" not in out
 
 
-def test_the_official_row_reaches_the_table3_report(workflow):
-    """The demo's official-recipe path end to end, reduced (depth 1, one epoch): DeiT3-T by DeiT III's own recipe is
-    trained, evaluated, collected as its own row of reports/table3.md and paired with EDIT-T; DeiT III's published
-    rows are cited and every EDIT claim is stated against them."""
-    cfg = yaml.safe_load((workflow / "config" / "config.yaml").read_text())
-    cfg["name"] = "base3"
-    cfg["models"] = {m: {"arch": a, "args": {"depth": 1}}
-                     for m, a in (("EDIT-T", "edit_tiny_patch16_224"), ("DeiT3-T", "deit3_ref_tiny_patch16_224"))}
-    cfg["tables"] = {"table3": {"in1k": {"models": ["EDIT-T", "DeiT3-T"], "seeds": [0],
-                                         "baselines": ["paper", "deit3_official"]}, "in21k": {"models": []}}}
-    cfg["attention"] = {"models": []}
-    for recipe in ("in1k_pretrain", "deit3_official_in1k_small"):
-        cfg["recipes"][recipe]["set"].update(epochs=1, warmup_epochs=0)
-    (workflow / "base3.yaml").write_text(yaml.safe_dump(cfg))
-    r = snakemake(workflow, "reports/table3.md", "--cores", "2", "--configfile", "base3.yaml", timeout=900)
-    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+def test_the_official_row_reaches_the_table3_report(shared_run):
+    """The demo's official-recipe path end to end, reduced (depth 1, one epoch; the suite's `shared_run`): DeiT3-T by
+    DeiT III's own recipe is trained, evaluated, collected as its own row of reports/table3.md and paired with
+    EDIT-T; DeiT III's published rows are cited and every EDIT claim is stated against them."""
+    workflow = shared_run.work
+    assert shared_run.result.returncode == 0, shared_run.out[-3000:]
     page = (workflow / "reports" / "table3.md").read_text()
     row = next(line for line in page.splitlines() if line.startswith("| DeiT3-T (official recipe) "))
     assert "| 224² " in row and "| demo " in row          # not comparable: demo data
-    evaluation = json.loads((workflow / "results/base3/eval/in1k_official_224/DeiT3-T/seed0.json").read_text())
+    evaluation = json.loads((workflow / "results/shared/eval/in1k_official_224/DeiT3-T/seed0.json").read_text())
     assert f"{evaluation['top1']:.2f}" in row
-    metrics = json.loads((workflow / "results/base3/runs/in1k_official_224/DeiT3-T/seed0/metrics.json").read_text())
-    assert metrics["recipe"] == "deit3_official_in1k_small"
+    metrics = json.loads((workflow / "results/shared/runs/in1k_official_224/DeiT3-T/seed0/metrics.json").read_text())
+    assert metrics["recipe"] == "deit3_official_in1k_small" and metrics["epochs"] == 1
     assert "**EDIT-T vs DeiT3-T (official recipe)** (Table 3a, 224², top1): no published DeiT III value here" in page
     assert "| DeiT III-B (published) | 224² " in page
     assert "EDIT-B 83.7 against DeiT III's own 83.8: no gain (-0.1)" in page

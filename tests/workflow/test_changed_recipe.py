@@ -5,7 +5,7 @@ import json
 import yaml
 from conftest import snakemake
 
-from editrepro.training.config import TrainConfig
+from editrepro.recipes import TrainConfig
 
 TARGET = "results/small/runs/in1k_224/EDIT-T/seed0/metrics.json"
 

@@ -4,7 +4,7 @@ import time
 
 import pandas as pd
 import yaml
-from conftest import job_stats, snakemake, write_config
+from conftest import SHARED_JOBS, job_stats, snakemake, write_config
 
 
 def test_dry_run_of_the_demo(workflow):
@@ -105,9 +105,10 @@ def test_demo_table1_end_to_end_then_a_rerun_does_nothing(workflow):
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
-def test_changing_a_recipe_value_reruns_only_its_dependants(workflow):
+def test_changing_a_recipe_value_reruns_only_its_dependants(workflow, demo_root):
     cfg = yaml.safe_load((workflow / "config" / "config.yaml").read_text())
     cfg["name"] = "small"
+    cfg["data"].update(root=str(demo_root), generate_demo=False)          # the session's demo data, not a job
     cfg["models"] = {"EDIT-T": {"arch": "edit_tiny_patch16_224", "args": {"depth": 1}}}
     cfg["tables"] = {"table3": {"in21k": {"models": ["EDIT-T"], "resolutions": [224]}}}
     for stage in ("in21k_pretrain", "finetune_in1k_from_in21k"):
@@ -228,51 +229,42 @@ def test_the_workflow_knows_every_registered_lavit():
     assert listed == set(timm.list_models("lavit_*"))
 
 
-def test_demo_reproduce_lavit_end_to_end(workflow):
-    """The demo's LaViT table, reduced: both families trained, evaluated, counted, reported, with the figure;
-    LaViT-T also as RetinaNet and UperNet (one short epoch each), scored and in the dense tables."""
+def test_demo_reproduce_lavit_end_to_end(shared_run):
+    """The demo's LaViT table, reduced (the suite's `shared_run`): both families trained, evaluated, counted,
+    reported, with the figure; LaViT-T also as RetinaNet and UperNet (one short epoch each), scored and in the dense
+    tables."""
     from mlflow.tracking import MlflowClient
 
-    cfg = yaml.safe_load((workflow / "config" / "config.yaml").read_text())
-    cfg["name"] = "lavit"
-    cfg["tables"] = {"lavit": cfg["tables"]["lavit"]}                # no Table 3: the figure has the pyramids only
-    cfg["recipes"]["lavit_in1k"]["set"].update(epochs=2, warmup_epochs=0)
-    cfg["tables"]["lavit"]["dense"] = {"detection": {"models": ["LaViT-T"], "schedules": ["1x"]},
-                                       "segmentation": {"models": ["LaViT-T"], "heads": ["upernet"]}}
-    cfg["recipes"]["retinanet_1x"]["set"].update(epochs=1, lr_steps=[])
-    cfg["recipes"]["upernet"]["set"].update(epochs=1)
-    (workflow / "lavit.yaml").write_text(yaml.safe_dump(cfg))
-    r = snakemake(workflow, "reproduce_lavit", "--cores", "2", "--configfile", "lavit.yaml", timeout=900)
-    out = r.stdout + r.stderr
-    assert r.returncode == 0, out[-3000:]
-    assert job_stats(out) == {"demo_data": 1, "train_lavit": 2, "evaluate": 2 + 2, "figures_lavit": 1, "detect": 1,
-                              "segment_dense": 1, "aggregate_table": 1, "report_table": 1,
-                              "reproduce_lavit": 1, "total": 13}
+    workflow, out = shared_run.work, shared_run.out
+    assert shared_run.result.returncode == 0, out[-3000:]
+    # LaViT's jobs (train_lavit, evaluate 2 + 2, figures_lavit, detect, segment_dense, its aggregation and page) and
+    # what the same run asked for besides: Table 3a and the attention analyses
+    assert job_stats(out) == SHARED_JOBS
     page = (workflow / "reports" / "lavit.md").read_text()
     assert page.startswith("# LaViT against the PVTv2 it modifies: ImageNet-1k, COCO and ADE20K")
     assert "Cells: 0 reproduced within tolerance, 0 off, 4 pending, 2 run on demo data" in page
     assert "## COCO detection: RetinaNet on each backbone" in page and "unusually high" in page
     assert "## ADE20K segmentation: Semantic FPN and UperNet on each backbone" in page
-    dense = json.loads((workflow / "results/lavit/eval/coco_1x/LaViT-T/seed0.json").read_text())
+    dense = json.loads((workflow / "results/shared/eval/coco_1x/LaViT-T/seed0.json").read_text())
     assert dense["dataset"] == "coco" and dense["n"] == 24 and dense["AP"] >= 0
-    upernet = json.loads((workflow / "results/lavit/runs/ade20k_upernet/LaViT-T/seed0/metrics.json").read_text())
+    upernet = json.loads((workflow / "results/shared/runs/ade20k_upernet/LaViT-T/seed0/metrics.json").read_text())
     assert upernet["task"] == "segmentation" and upernet["img_size"] == 64
     assert "## Reconstructed design choices" in page and "figures/lavit_attention_saturation.png" in page
     assert (workflow / "reports/figures/lavit_attention_saturation.png").stat().st_size > 10_000
-    cells = pd.read_parquet(workflow / "results/lavit/lavit.parquet")
+    cells = pd.read_parquet(workflow / "results/shared/lavit.parquet")
     trained = cells[(cells.column == "top1") & cells.reproduced_value.notna()]
     assert sorted(trained.row) == ["LaViT-T", "PVTv2-b1"] and (trained.reproduced_value >= 0).all()
     run = cells[(cells.half == "coco_1x") & (cells.row == "LaViT-T") & (cells.column == "AP")].iloc[0]
     assert run.status == "not comparable" and run.paper_value == 46.2
-    metrics = json.loads((workflow / "results/lavit/runs/lavit_224/LaViT-T/seed0/metrics.json").read_text())
+    metrics = json.loads((workflow / "results/shared/runs/lavit_224/LaViT-T/seed0/metrics.json").read_text())
     assert metrics["img_size"] == 64 and metrics["recipe"] == "lavit_in1k"
-    client = MlflowClient()
-    runs = client.search_runs([client.get_experiment_by_name("lavit").experiment_id], "tags.config = 'lavit'")
+    client = MlflowClient(tracking_uri=shared_run.uri)
+    runs = client.search_runs([client.get_experiment_by_name("lavit").experiment_id], "tags.config = 'shared'")
     families = {run.data.tags["row"]: (run.data.tags["family"], run.data.tags["size"]) for run in runs}
     assert families == {"LaViT-T": ("LaViT", "tiny"), "PVTv2-b1": ("PVTv2", "tiny")}
     stages = sorted(run.data.tags["stage"] for run in runs if run.data.tags["row"] == "LaViT-T")
     assert stages == ["ade20k_upernet", "coco_1x", "lavit_in1k"]
     lavit_run = next(run for run in runs if run.data.tags["stage"] == "lavit_in1k" and run.data.tags["row"] == "LaViT-T")
     assert lavit_run.data.metrics["epoch/train_dp_loss"] > 0 and lavit_run.info.status == "FINISHED"
-    again = snakemake(workflow, "reproduce_lavit", "-n", "--configfile", "lavit.yaml")
+    again = snakemake(workflow, "reproduce_lavit", "-n", "--configfile", "shared.yaml", env=shared_run.env)
     assert "Nothing to be done" in again.stdout + again.stderr

@@ -10,7 +10,7 @@ import yaml
 
 from snakemake.utils import validate
 
-from editrepro.training.config import ConfigError, batch_plan, load_recipe   # torch-free: planning stays fast
+from editrepro.recipes import ConfigError, batch_plan, load_recipe   # torch-free: planning stays fast
 from editrepro.schema import load_yaml, yaml12_numbers   # torch-free
 from editrepro.baselines import (BASELINES, OFFICIAL, OFFICIAL_STAGES, arch_size, official_chain,  # torch-free
                                  official_row)
@@ -786,7 +786,7 @@ def recipe_batch(name):
 
 def check_batch(name, gpus, nodes):
     """recipes.<name>'s batch splits over the job's processes (as `launcher` starts them from its gpu and nodes
-    resources) with compute.per_device_batch, by the rule the job itself applies (editrepro.training.config.batch_plan);
+    resources) with compute.per_device_batch, by the rule the job itself applies (editrepro.recipes.batch_plan);
     if not, planning fails naming the recipe, its batch, per_device_batch, the devices and the values that would work."""
     world = nodes * (gpus // nodes) if nodes > 1 else max(gpus, 1)
     per_device, batch = config["compute"]["per_device_batch"], recipe_batch(name)

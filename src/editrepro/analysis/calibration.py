@@ -28,9 +28,9 @@ def evaluate_timm(source: TimmSource, dataset: str, data_root: str, split: str =
     from ..data.bad_samples import BadSampleLog, TolerantDataset
     from ..fileio import atomic_write_text
     from ..models.complexity import count_params
-    from ..training.distributed import init_distributed
+    from ..runtime.amp import autocast_dtype
+    from ..runtime.distributed import init_distributed
     from ..training.engine import evaluate
-    from ..training.trainer import _amp_dtype
 
     dist_info = init_distributed(device)
     loaded = load_timm_model(source, device=str(dist_info.device))
@@ -39,7 +39,7 @@ def evaluate_timm(source: TimmSource, dataset: str, data_root: str, split: str =
     data = build_dataset(dataset, data_root, split, transform=create_transform(**loaded.data_config,
                                                                                is_training=False))
     loader = DataLoader(TolerantDataset(data), batch_size=batch_size, num_workers=workers, shuffle=False)
-    metrics = evaluate(loaded.model, loader, dist_info.device, _amp_dtype(amp, dist_info.device), show_progress=True,
+    metrics = evaluate(loaded.model, loader, dist_info.device, autocast_dtype(amp, dist_info.device), show_progress=True,
                        bad_samples=BadSampleLog.for_dataset(data, max_bad_samples, f"{split} set of {dataset}"))
     config = {k: list(v) if isinstance(v, tuple) else v for k, v in loaded.data_config.items()}
     result = {"model": source.name, "task": "classification", "dataset": dataset, "split": split,

@@ -10,14 +10,10 @@
 from pathlib import Path
 from typing import List
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from ..reporting.figures import _axes_style, _save  # noqa: E402
-from .attention import AttentionSummary  # noqa: E402
+from ..plotting import plt, save_png, style_layer_axes
+from .attention import AttentionSummary
 
 __all__ = ["sink_curves", "corner_maps", "corner_figure", "CLAIM"]
 
@@ -58,11 +54,11 @@ def sink_curves(summary: AttentionSummary, out: Path, label: str, note: str = ""
             ax.axhline(CLAIM, color="black", linewidth=0.8, linestyle=":", label=f"{CLAIM:g} x (the paper's claim)")
             values.append(CLAIM)
         ax.set(title=title, xlabel="layer")
-        _axes_style(ax, values)
+        style_layer_axes(ax, values)
     axes[0][0].set_ylabel("mean attention")
     fig.suptitle(_title(label, summary, note), fontsize=9)
     fig.tight_layout()
-    return _save(fig, out)
+    return save_png(fig, out)
 
 
 def corner_figure(summary: AttentionSummary, label: str, note: str = ""):
@@ -99,4 +95,4 @@ def corner_figure(summary: AttentionSummary, label: str, note: str = ""):
 
 def corner_maps(summary: AttentionSummary, out: Path, label: str, note: str = "") -> Path:
     """Fig. 1 (b) of one model (see the module's docstring)."""
-    return _save(corner_figure(summary, label, note), out)
+    return save_png(corner_figure(summary, label, note), out)

@@ -8,7 +8,8 @@ loaded by timm, or a training job of this pipeline; its data config; sample imag
   safetensors) and its model's filter adapts it (position embeddings of another grid, DINOv2's layout, ...);
   the classifier's size is read from the file (and its head kept) unless ``--model-arg num_classes=...`` asks
   for another (then timm drops the file's head).
-- ``--weights FILE``: a ``model.pth`` of ``editrepro train``, rebuilt from the config stored with it.
+- ``--weights FILE``: a ``model.pth`` of ``editrepro train``, rebuilt from the construction record stored with it
+  (``training.tasks.build_from_checkpoint``: the model training built, any timm classifier included).
 
 The data config is timm's ``resolve_data_config`` of the model (its pretrained config: input size, crop, mean,
 std, interpolation); a training job's is its own resolution and evaluation crop, the pipeline's evaluation
@@ -69,7 +70,7 @@ def add_timm_arguments(p: argparse.ArgumentParser, required: bool = False) -> No
 
 def timm_source(args: argparse.Namespace) -> Optional[TimmSource]:
     """The ``TimmSource`` the arguments name, or None without ``--model``; ``ValueError`` if incomplete."""
-    from ..training.config import parse_overrides
+    from ..recipes import parse_overrides
 
     if not getattr(args, "model", None):
         given = [flag for flag, on in (("--pretrained", args.pretrained), ("--checkpoint", args.checkpoint),

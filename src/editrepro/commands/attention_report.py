@@ -14,7 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--published", action="append", default=[], metavar="NAME=TOP1",
                    help="published ImageNet-1k top-1 of a model (its tag `name` in the JSON; repeatable)")
     p.add_argument("--config", default='{"name": "", "comparable_to_paper": true}',
-                   help="the workflow config as JSON (name, comparable_to_paper)")
+                   help="the workflow config: JSON text (name, comparable_to_paper), or a YAML / JSON config file")
     p.add_argument("--out", required=True)
 
 
@@ -25,8 +25,9 @@ def run(args: argparse.Namespace) -> int:
     from ..fileio import atomic_write_text
     from ..provenance import git_commit
     from ..reporting.attention_report import read_summaries, render_attention_sink, render_calibration
+    from ..schema import config_arg
 
-    config = json.loads(args.config)
+    config = config_arg(args.config)
     if args.sink:
         text = render_attention_sink(read_summaries(args.sink), config, Path(args.out), commit=git_commit())
     else:

@@ -25,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--count", type=int, default=8, help="sample images (default 8)")
     p.add_argument("--json", metavar="FILE", help="also write each model's per-layer similarities as JSON")
     p.add_argument("--config", default='{"name": "", "comparable_to_paper": true}',
-                   help="the workflow config as JSON (name, comparable_to_paper)")
+                   help="the workflow config: JSON text (name, comparable_to_paper), or a YAML / JSON config file")
     p.add_argument("--out", required=True, help="PNG to write")
 
 
@@ -37,8 +37,10 @@ def run(args: argparse.Namespace) -> int:
 
     from ..analysis.sources import load_images, load_timm_model, load_trained, timm_source
     from ..data import build_dataset
+    from ..analysis.figures import sample_images, saturation_stats
     from ..fileio import atomic_write_text
     from ..reporting import figures
+    from ..schema import config_arg
 
     source = timm_source(args)
     count = len(args.weights) + bool(source)
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("give the images as --data-root (ImageNet-1k) or --images DIR (any folder), one of them")
     if args.images and args.images.isdigit() and not Path(args.images).is_dir():
         raise ValueError(f"--images is the folder of the images; their number is --count {args.images}")
-    config = json.loads(args.config)
+    config = config_arg(args.config)
     note = "" if config.get("comparable_to_paper") else f"config '{config['name']}': stand-in data, not comparable"
     stats = {}
     loaders = [lambda w=w: load_trained(w) for w in args.weights]
@@ -62,9 +64,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             data = build_dataset("imagenet1k", args.data_root, "val",
                                  transform=create_transform(**loaded.data_config, is_training=False))
-            images = figures.sample_images(data, count=args.count)
+            images = sample_images(data, count=args.count)
         label = args.labels[i] if args.labels else loaded.name
-        stats[label] = figures.saturation_stats(loaded.model, images)
+        stats[label] = saturation_stats(loaded.model, images)
         print(f"{label}: " + ", ".join("-" if s != s else f"{s:.3f}" for s in stats[label]["similarity"]))
     written = figures.attention_saturation(stats, Path(args.out), note)
     if args.json:

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from ..data import build_dataset
     from ..data.bad_samples import failure_note
     from ..fileio import atomic_write_text
-    from ..training.config import parse_overrides
+    from ..recipes import parse_overrides
 
     class Decode(Dataset):
         """The note of one sample: '' when it reads, else its name and the error."""

@@ -1,7 +1,7 @@
 """``editrepro evaluate``: top-1 / top-5 of trained weights on a dataset, at a resolution.
 
 Reads ``model.pth`` (or ``checkpoint.pth``) of a training job, rebuilds the model from the
-config stored with it (resampling position embeddings if ``--img-size`` differs), and
+construction record stored with it (resampling position embeddings if ``--img-size`` differs), and
 writes a metrics JSON like the one training writes. For an ImageNet-1k classifier,
 ``--imagenet-v2 DIR`` and ``--real-labels real.json`` add ImageNet-V2 (``top1_v2``, ``top5_v2``) and
 ImageNet-ReaL (``top1_real``, ``real_images``) at the same resolution and crop ratio.
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from ..data.bad_samples import TooManyBadSamples
-    from ..training.config import parse_overrides
+    from ..recipes import parse_overrides
     from ..training.evaluation import evaluate_weights
 
     if args.model or args.pretrained or args.checkpoint or args.model_arg:
@@ -73,7 +73,7 @@ def _run_timm(args: argparse.Namespace) -> int:
     from ..analysis.calibration import evaluate_timm
     from ..analysis.sources import timm_source
     from ..data.bad_samples import TooManyBadSamples
-    from ..training.config import parse_overrides
+    from ..recipes import parse_overrides
 
     source = timm_source(args)
     if args.weights:

@@ -11,8 +11,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..reporting import table1
+    from tqdm import tqdm
 
-    df = table1.write(args.results, args.report, args.paper_tables)
+    from ..models.complexity import count_complexity
+    from ..reporting import table1
+    from ..reporting.paper import load_paper_tables
+
+    tables = load_paper_tables(args.paper_tables)
+    counts = {arch: count_complexity(arch) for arch in tqdm(table1.architectures(tables), desc="Table 1 and 3 models",
+                                                            leave=False)}
+    reassociated = [(arch, count_complexity(arch, decoder_reassociate=True).gmacs,
+                     (counts.get(arch) or count_complexity(arch)).gmacs) for arch in table1.REASSOCIATED]
+    df = table1.write(args.results, args.report, counts, tables, reassociated)
     print(f"wrote {args.results} and {args.report}\n{table1.summary(df)}")
     return 0

@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..fileio import atomic_path
     from ..models import check_model_name
-    from ..training.config import parse_overrides
+    from ..recipes import parse_overrides
 
     check_model_name(args.model)
     torch.manual_seed(args.seed)

@@ -69,7 +69,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _kv(items, what):
-    from ..training.config import ConfigError, parse_overrides
+    from ..recipes import ConfigError, parse_overrides
 
     try:
         return parse_overrides(items)
@@ -79,7 +79,7 @@ def _kv(items, what):
 
 def build_config(args: argparse.Namespace):
     from ..schema import load_yaml
-    from ..training.config import ConfigError, TrainConfig, load_recipe
+    from ..recipes import ConfigError, TrainConfig, load_recipe
 
     base = {}
     if args.config:
@@ -91,7 +91,7 @@ def build_config(args: argparse.Namespace):
     if args.recipe:
         recipe = load_recipe(args.recipe, recipe_overrides)
     elif "recipe" in base:
-        from ..training.config import recipe_from_dict
+        from ..recipes import recipe_from_dict
         recipe = recipe_from_dict({**base["recipe"], **recipe_overrides}, source=args.config)
     else:
         raise ConfigError("give --recipe (a preset in config/recipes/) or --config")
@@ -128,7 +128,7 @@ def build_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..training.config import ConfigError
+    from ..recipes import ConfigError
     from ..training.engine import NonFiniteLossError
     from ..data.bad_samples import TooManyBadSamples
     from ..fileio import StorageError, no_space_error

@@ -16,9 +16,9 @@ from tqdm import tqdm
 
 from ..data.bad_samples import BadSampleLog
 from ..data.det_transforms import detection_collate
-from ..training.distributed import DistInfo, all_reduce_sum
-from ..training.engine import autocast
-from ..training.sampling import sampler_for_eval
+from ..runtime.amp import autocast
+from ..runtime.distributed import DistInfo, all_reduce_sum
+from ..runtime.sampling import sampler_for_eval
 from .coco_eval import coco_metrics, to_coco_results
 
 __all__ = ["evaluate_detection"]

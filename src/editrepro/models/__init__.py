@@ -9,11 +9,11 @@ from typing import List, Optional
 import timm
 from torch import nn
 
+from ..families import model_family, model_size
 from . import deit3, edit, lavit  # noqa: F401  (registers the families with timm)
 from .attention_maps import AttentionMaps, capture_attention, layer_similarity
 from .deit3 import DeiT3
 from .edit import EDIT, ClsDecoder
-from .families import model_family, model_size
 from .lavit import LaViT
 from .weights import checkpoint_filter_fn, load_pretrained
 

@@ -15,9 +15,9 @@ from typing import Any, Dict, List, Optional, Sequence
 import torch
 from torch import nn
 
-__all__ = ["PyramidFeatures", "DENSE_FAMILIES"]
+from ..families import DENSE_FAMILIES
 
-DENSE_FAMILIES = ("LaViT", "PVTv2")
+__all__ = ["PyramidFeatures", "DENSE_FAMILIES"]
 
 
 class PyramidFeatures(nn.Module):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Dict, Mapping, Union
+from typing import Any, Dict, Mapping, Optional, Union
 
 import torch
 from torch import nn
@@ -89,11 +89,13 @@ def build_variant(model_cls, variant: str, pretrained: bool = False, default_out
                                 feature_cfg=dict(out_indices=out_indices, feature_cls="getter"), **kwargs)
 
 
-def load_pretrained(model: nn.Module, checkpoint: Union[str, Path, Mapping[str, Any]], strict: bool = True):
+def load_pretrained(model: nn.Module, checkpoint: Union[str, Path, Mapping[str, Any]], strict: bool = True,
+                    source: Optional[str] = None):
     """Load ``checkpoint`` (a path or a dict) into ``model`` through :func:`checkpoint_filter_fn`.
 
     With ``strict`` every weight except a dropped head must match; the return value is
-    torch's ``(missing_keys, unexpected_keys)``.
+    torch's ``(missing_keys, unexpected_keys)``. Errors name ``source`` (default: the path read) and, for a
+    checkpoint of ``editrepro train``, the model it was trained as (its ``model_record``, else its config).
     """
     checkpoint_path = None
     if not isinstance(checkpoint, Mapping):
@@ -104,15 +106,14 @@ def load_pretrained(model: nn.Module, checkpoint: Union[str, Path, Mapping[str, 
         if not isinstance(checkpoint, Mapping):
             raise UnreadableTorchFile(f"checkpoint {checkpoint_path} holds a {type(checkpoint).__name__}, "
                                       "not a state dict")
-    source = f"checkpoint {checkpoint_path}" if checkpoint_path else "the checkpoint"
+    source = source or (f"checkpoint {checkpoint_path}" if checkpoint_path else "the checkpoint")
     state_dict = checkpoint_filter_fn(checkpoint, model)
     own = model.state_dict()
     shared = [k for k in state_dict if k in own]
-    config = checkpoint.get("config")
-    arch = config.get("model") if isinstance(config, Mapping) else None
+    arch = _trained_as(checkpoint)
     if len(shared) < len(own) / 2:
         raise WeightsMismatch(
-            f"{source} does not hold a {type(model).__name__}: it shares {len(shared)} of the model's {len(own)} "
+            f"{source} does not hold a {_described(model)}: it shares {len(shared)} of the model's {len(own)} "
             f"weights" + (f" (it was trained as {arch!r})" if arch else "") + "; give a checkpoint of the same family")
     head_keys = {k for k in own if k.startswith("head.")}
     missing = [k for k in own if k not in state_dict and k not in head_keys]
@@ -124,6 +125,14 @@ def load_pretrained(model: nn.Module, checkpoint: Union[str, Path, Mapping[str, 
                               f"missing {_few(missing)}, unexpected {_few(unexpected)}"
                               + (f", other shapes {_few(shapes)}" if shapes else ""))
     return model.load_state_dict(state_dict, strict=False)
+
+
+def _trained_as(checkpoint: Mapping[str, Any]) -> Optional[str]:
+    """The timm name a checkpoint of ``editrepro train`` was trained as: its ``model_record``'s, else its config's."""
+    record, config = checkpoint.get("model_record"), checkpoint.get("config")
+    if isinstance(record, Mapping) and isinstance(record.get("arch"), str):
+        return record["arch"]
+    return config.get("model") if isinstance(config, Mapping) else None
 
 
 def _few(keys) -> str:
@@ -141,7 +150,7 @@ def _described(model: nn.Module) -> str:
 
 def _other_family(model: nn.Module, trained_as: str, missing) -> str:
     """What the checkpoint holds instead, when it can be told: the family of its config, or EDIT's decoder absent."""
-    from .families import model_family
+    from ..families import model_family
 
     want = model_family(_arch(model))["family"] if _arch(model) else type(model).__name__
     if trained_as:

@@ -1,5 +1,6 @@
 """Paired comparisons of the matrix: each EDIT row against the DeiT III row of its size, data and
-resolution (and LaViT against the PVTv2 of its size), seed by seed.
+resolution (and LaViT against the PVTv2 of its size), seed by seed; a model of another family that the
+config adds as a row (any timm classifier) is compared with the EDIT (or LaViT) of its size the same way.
 
 The papers' claims are gains of a tenth to a few tenths of a point, the size of seed-to-seed noise.
 A gain is *distinguishable from zero* when the 95% t-interval of the per-seed differences
@@ -23,6 +24,7 @@ __all__ = ["PAIRS", "COMPARISON_COLUMNS", "BASELINE_KINDS", "paired_comparisons"
 
 # (A, B): the model compared and its baseline, by family
 PAIRS = (("EDIT", "DeiT3"), ("LaViT", "PVTv2"))
+PAIRED = {family for pair in PAIRS for family in pair}
 # metrics compared (counted parameters and FLOPs are not seeded)
 METRICS = ("top1", "top1_v2", "top1_real", "miou", "AP")
 KEY = ["table", "half", "column", "convention", "resolution"]
@@ -37,7 +39,7 @@ VERDICTS = {"A > B": "gain distinguishable from zero", "A < B": "loss distinguis
 
 
 def _family(model) -> Dict[str, str]:
-    from ..models.families import model_family
+    from ..families import model_family
 
     return model_family(str(model or ""))
 
@@ -57,7 +59,9 @@ def paired_comparisons(per_seed: pd.DataFrame) -> pd.DataFrame:
             for size in ("tiny", "small", "base"):
                 a = group[(group._family == fa) & (group._size == size)]
                 b_all = group[(group._family == fb) & (group._size == size)]
-                if not len(a) or not len(b_all):
+                # a model of no pair's family that the config runs (any timm model added as a row): A's baseline too
+                extra = group[~group._family.isin(PAIRED) & (group._size == size) & _seeded(group)]
+                if not len(a) or not (len(b_all) or len(extra)):
                     continue
                 a_row = a.iloc[0]["row"]
                 a = a[a.row == a_row]                             # one row label (the paper's first)
@@ -70,10 +74,17 @@ def paired_comparisons(per_seed: pd.DataFrame) -> pd.DataFrame:
                 for kind, b_row in b_rows:
                     b = b_all[b_all.row == b_row]
                     records.append(dict(zip(KEY, key), **_compare(a, b, a_row, b_row, kind)))
+                for b_row in dict.fromkeys(extra["row"]):
+                    records.append(dict(zip(KEY, key), **_compare(a, extra[extra.row == b_row], a_row, b_row, "paper")))
     out = pd.DataFrame.from_records(records, columns=COMPARISON_COLUMNS + ["convention"])
     # a pair neither run nor claimed by the paper says nothing
     out = out[(out["n"] > 0) | out["claimed"].notna()].reset_index(drop=True)
     return out.drop(columns=["convention"])
+
+
+def _seeded(cells: pd.DataFrame) -> pd.Series:
+    """Which cells hold a run (a seed), not a value cited from the paper."""
+    return cells["seed"].notna() if "seed" in cells.columns else pd.Series(False, index=cells.index)
 
 
 def _baseline_kind(row) -> str:

@@ -20,8 +20,8 @@ import pandas as pd
 from tabulate import tabulate
 
 from ..models.complexity import count_complexity, measure
+from ..recipes import load_recipe
 from ..schema import read_json
-from ..training.config import load_recipe
 from .markdown import generated_line
 
 __all__ = ["TRAIN_IMAGES", "train_images", "estimate", "render_cost"]

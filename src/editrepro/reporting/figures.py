@@ -1,124 +1,26 @@
-"""The report's figures (matplotlib, PNG), computed from what the pipeline trained.
+"""The report's figures drawn from results alone (matplotlib, PNG): tables, metric histories, per-layer numbers.
 
-- ``attention_sink``: paper Fig. 1. Per layer, the attention DeiT III's tokens pay to [CLS]
-  against the mean attention a patch receives; beside it, EDIT's decoder: the weight its
-  [CLS] query puts on its own previous state against the mean over patches; and, for both
-  encoders, the share of attention taken by the single most-attended token.
 - ``top1_vs_flops``: paper Fig. 4. Top-1 against GFLOPs of EDIT and DeiT III, the paper's
   points beside the reproduced ones, one panel per pretraining.
-- ``attention_maps``: paper Fig. 5. EDIT's per-layer [CLS]-to-patch attention over sample
-  images, one panel per layer.
+- ``paired_gains``: each model's gain over its baseline per pair of a table, claimed and reproduced.
 - ``training_curves``: training loss and validation top-1 per epoch of a table's runs,
   from the tracking store (or the runs' ``log.jsonl`` when it cannot be reached).
 - ``attention_saturation``: LaViT's Fig. 3. For each layer, the similarity of its attention maps
-  with the previous layer's (``layer_similarity``), for any models with attention maps.
+  with the previous layer's (``layer_similarity``), for any models with attention maps, from the numbers
+  ``editrepro.analysis.figures.saturation_stats`` measures.
+
+Nothing here builds or runs a model: the figures that do (Fig. 1, Fig. 5) are ``editrepro.analysis.figures``.
 """
 from pathlib import Path
-from typing import Dict, Iterable, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Optional
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
+from ..plotting import COLORS, plt, save_png
 
-from ..fileio import atomic_path  # noqa: E402
-from ..analysis.attention import attention_summary  # noqa: E402
-from ..models import capture_attention  # noqa: E402
-
-__all__ = ["sample_images", "attention_sink_stats", "attention_sink", "top1_vs_flops", "attention_maps",
-           "training_curves", "saturation_stats", "attention_saturation"]
-
-COLORS = {"EDIT": "tab:red", "DeiT3": "tab:blue", "LaViT": "tab:green", "PVTv2": "tab:purple"}
-
-
-def _save(fig, path: Path) -> Path:
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return path
-
-
-def sample_images(dataset, count: int = 4) -> torch.Tensor:
-    """``count`` evaluation images of different classes (the first of each), as one batch."""
-    images, seen = [], set()
-    for i in range(len(dataset)):
-        image, label = dataset[i]
-        if label in seen:
-            continue
-        seen.add(label)
-        images.append(image)
-        if len(images) == count:
-            break
-    return torch.stack(images)
-
-
-@torch.no_grad()
-def attention_sink_stats(model, images: torch.Tensor) -> Dict[str, np.ndarray]:
-    """Per-layer attention statistics of one forward pass (means over images, heads and queries).
-
-    ``cls`` / ``other``: attention a token pays to [CLS] (key 0) / to one other token, for
-    models whose encoder holds [CLS]. ``dec_self`` / ``dec_patch``: EDIT's decoder weight on
-    its previous state / on one patch. ``top_share``: the largest mean attention any single
-    key receives in the encoder.
-    """
-    summary = attention_summary(model, images, batch_size=len(images))     # the measures of analysis.attention
-    stats = {"top_share": summary.layers["top_share"]}
-    if summary.has_cls:
-        stats["cls"], stats["other"] = summary.layers["to_cls"], summary.layers["to_other"]
-    if summary.has_decoder:
-        stats["dec_self"], stats["dec_patch"] = summary.layers["dec_self"], summary.layers["dec_patch"]
-    return stats
-
-
-def _axes_style(ax, values: Iterable[float]) -> None:
-    """Integer layer ticks; a log scale only when the values span more than a decade."""
-    from matplotlib.ticker import MaxNLocator
-
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    v = np.asarray([x for x in values if x > 0])
-    if len(v) and v.max() / v.min() > 10:
-        ax.set_yscale("log")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-
-
-def _require(model, edit: bool, what: str) -> None:
-    """Fig. 1 compares a [CLS]-in-the-encoder model with EDIT; Fig. 5 needs EDIT's decoder."""
-    is_edit = hasattr(model, "decoder")
-    if edit and not is_edit:
-        raise ValueError(f"{what}: {type(model).__name__} has no EDIT decoder; give an EDIT model")
-    if not edit and (is_edit or getattr(model, "num_prefix_tokens", 0) < 1):
-        raise ValueError(f"{what}: {type(model).__name__} has no [CLS] token in its encoder; give a DeiT III model")
-
-
-def attention_sink(deit3, edit, images: torch.Tensor, out: Path, labels: Tuple[str, str] = ("DeiT III", "EDIT"),
-                   note: str = "") -> Path:
-    _require(deit3, edit=False, what=f"the baseline of Fig. 1 ({labels[0]})")
-    _require(edit, edit=True, what=f"the EDIT model of Fig. 1 ({labels[1]})")
-    base, ours = attention_sink_stats(deit3, images), attention_sink_stats(edit, images)
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    layers = np.arange(1, len(base["cls"]) + 1)
-    layers_e = np.arange(1, len(ours["dec_self"]) + 1)
-    axes[0].plot(layers, base["cls"], "o-", color=COLORS["DeiT3"], label="to [CLS]")
-    axes[0].plot(layers, base["other"], "s--", color="gray", label="to one other token (mean)")
-    axes[0].set(title="(a) DeiT III: attention paid to [CLS]", xlabel="layer", ylabel="mean attention")
-    axes[1].plot(layers_e, ours["dec_self"], "o-", color=COLORS["EDIT"], label="to its previous [CLS] state")
-    axes[1].plot(layers_e, ours["dec_patch"], "s--", color="gray", label="to one patch (mean)")
-    axes[1].set(title="(b) EDIT decoder: where [CLS] looks", xlabel="layer")
-    axes[2].plot(layers, base["top_share"], "o-", color=COLORS["DeiT3"], label="DeiT III")
-    axes[2].plot(layers_e, ours["top_share"], "o-", color=COLORS["EDIT"], label="EDIT")
-    axes[2].set(title="(c) encoders: most-attended token", xlabel="layer")
-    _axes_style(axes[0], np.r_[base["cls"], base["other"]])
-    _axes_style(axes[1], np.r_[ours["dec_self"], ours["dec_patch"]])
-    _axes_style(axes[2], np.r_[base["top_share"], ours["top_share"]])
-    fig.suptitle(f"{labels[0]} vs {labels[1]}, {images.shape[0]} images" + (f"; {note}" if note else ""), fontsize=9)
-    fig.tight_layout()
-    return _save(fig, out)
+__all__ = ["top1_vs_flops", "paired_gains", "training_curves", "attention_saturation"]
 
 
 def _half_width(cell) -> float:
@@ -167,7 +69,7 @@ def top1_vs_flops(cells: pd.DataFrame, table1: pd.DataFrame, out: Path, note: st
             ax.legend(fontsize=8)
     if note:
         fig.suptitle(note, fontsize=9)
-    return _save(fig, out)
+    return save_png(fig, out)
 
 
 def paired_gains(cells: pd.DataFrame, out: Path, note: str = "") -> Path:
@@ -202,42 +104,7 @@ def paired_gains(cells: pd.DataFrame, out: Path, note: str = "") -> Path:
     if note:
         fig.suptitle(note, fontsize=9)
     fig.tight_layout()
-    return _save(fig, out)
-
-
-def _denormalise(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
-    x = images * torch.tensor(std)[None, :, None, None] + torch.tensor(mean)[None, :, None, None]
-    return x.clamp(0, 1).permute(0, 2, 3, 1).numpy()
-
-
-@torch.no_grad()
-def attention_maps(edit, images: torch.Tensor, out: Path, mean: Sequence[float], std: Sequence[float],
-                   note: str = "") -> Path:
-    """Paper Fig. 5: for each image, EDIT's decoder attention over the patches at every layer."""
-    _require(edit, edit=True, what="the model of Fig. 5")
-    with capture_attention(edit) as maps:
-        edit(images)
-    grid = edit.patch_embed.grid_size
-    per_layer = maps.decoder_patch_maps(grid)                  # (L, B, gh, gw), heads averaged
-    layers, count = per_layer.shape[0], images.shape[0]
-    pictures = _denormalise(images, mean, std)
-    fig, axes = plt.subplots(count, layers + 1, figsize=(1.6 * (layers + 1), 1.7 * count), squeeze=False)
-    for b in range(count):
-        axes[b, 0].imshow(pictures[b])
-        axes[b, 0].set_title("image" if b == 0 else "", fontsize=8)
-        for layer in range(layers):
-            ax = axes[b, layer + 1]
-            ax.imshow(pictures[b], alpha=0.35)
-            heat = per_layer[layer, b].numpy()
-            ax.imshow(heat, cmap="inferno", alpha=0.75, extent=(0, pictures.shape[2], pictures.shape[1], 0),
-                      interpolation="nearest")
-            if b == 0:
-                ax.set_title(f"layer {layer + 1}", fontsize=8)
-    for ax in axes.flat:
-        ax.axis("off")
-    if note:
-        fig.suptitle(note, fontsize=9)
-    return _save(fig, out)
+    return save_png(fig, out)
 
 
 def _curves_from_mlflow(experiment: str, config_name: str, uri: Optional[str]) -> Dict[str, pd.DataFrame]:
@@ -280,14 +147,7 @@ def training_curves(out: Path, experiment: str, config_name: str, run_dirs: Iter
         if curves:
             ax.legend(fontsize=7)
     fig.suptitle((note + " " if note else "") + f"({len(curves)} runs, from {source})", fontsize=9)
-    return _save(fig, out)
-
-
-@torch.no_grad()
-def saturation_stats(model, images: torch.Tensor) -> Dict[str, list]:
-    """``similarity`` of each layer to the previous one (layers 2..L) and each layer's ``kind`` (VA, LA, ...)."""
-    summary = attention_summary(model, images, batch_size=len(images))
-    return {"similarity": [float(x) for x in summary.layers["similarity"][1:]], "kinds": list(summary.kinds)}
+    return save_png(fig, out)
 
 
 def attention_saturation(stats: Dict[str, Dict[str, list]], out: Path, note: str = "") -> Path:
@@ -315,4 +175,4 @@ def attention_saturation(stats: Dict[str, Dict[str, list]], out: Path, note: str
     fig.suptitle(("per head, flattened maps, mean over heads and images; gaps: a pyramid's stage boundaries"
                   + (f"; {note}" if note else "")), fontsize=8, y=0.01, va="bottom")
     fig.tight_layout(rect=(0, 0.04, 1, 1))
-    return _save(fig, out)
+    return save_png(fig, out)

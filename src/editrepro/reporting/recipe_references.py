@@ -71,7 +71,7 @@ def _recipe_values(preset: str, sets: Mapping[str, Any]) -> Optional[Any]:
     """The classification recipe a preset with its ``set:`` makes (None for segmentation / detection ones or an
     unreadable preset: the planning's validation names those)."""
     from ..provenance import project_root
-    from ..training.config import Recipe, load_recipe
+    from ..recipes import Recipe, load_recipe
 
     path = project_root() / "config" / "recipes" / f"{preset}.yaml"
     try:

@@ -1,24 +1,22 @@
 """Table 1 and the Params/FLOPs columns of Table 3: paper against measured, cell by cell.
 
-``measure`` returns one tidy row per cell (the layout every results table of the project
-uses); ``render`` turns it into the markdown report; ``write`` does both, atomically.
+``architectures`` lists the models to count; ``measure`` compares their counts (``editrepro.models.complexity``,
+made by the ``table1`` command: nothing here builds a model) with the paper and returns one tidy row per cell (the
+layout every results table of the project uses); ``render`` turns it into the markdown report; ``write`` does
+both, atomically.
 """
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import pandas as pd
 from tabulate import tabulate
-from tqdm import tqdm
 
-from .. import models  # noqa: F401  (registers the models with timm)
 from ..fileio import atomic_path, atomic_write_text
-from ..models.complexity import Complexity, count_complexity
 from ..provenance import git_commit
 from .markdown import fmt_delta, generated_line, mark
 from .paper import load_paper_tables, paper_value
 
-__all__ = ["measure", "render", "summary", "write"]
+__all__ = ["architectures", "measure", "render", "summary", "write", "REASSOCIATED"]
 
 COLUMNS = [
     "table", "half", "row", "model", "resolution", "column", "convention", "paper_text", "paper_value",
@@ -29,13 +27,7 @@ COLUMNS = [
 REASSOCIATED = ["edit_tiny_patch16_224", "edit_small_patch16_224", "edit_base_patch16_224"]
 
 
-@lru_cache(maxsize=None)
-def _complexity(arch: str, **kwargs) -> Complexity:
-    return count_complexity(arch, **kwargs)
-
-
-def _cells(table: str, row: Dict[str, Any], half: str, commit: str) -> List[Dict[str, Any]]:
-    c = _complexity(row["arch"])
+def _cells(table: str, row: Dict[str, Any], half: str, commit: str, c) -> List[Dict[str, Any]]:
     base = dict(table=table, half=half, row=row["model"], model=row["arch"], resolution=int(row["img_size"]),
                 git_commit=commit)
     measured = [("params_m", "", c.params_m), ("gmacs", "all", c.gmacs), ("gmacs", "no_attn", c.gmacs_no_attn)]
@@ -50,13 +42,8 @@ def _cells(table: str, row: Dict[str, Any], half: str, commit: str) -> List[Dict
     return cells
 
 
-def measure(paper_tables: Optional[Dict[str, Any]] = None, commit: Optional[str] = None) -> pd.DataFrame:
-    """Count every model of Table 1 and Table 3 and compare with the printed values."""
-    tables = paper_tables if paper_tables is not None else load_paper_tables()
-    commit = commit if commit is not None else git_commit()
-    records = []
-    for row in tqdm(tables["table1"]["rows"], desc="Table 1 models", leave=False):
-        records += _cells("table1", row, "", commit)
+def _table3_rows(tables: Dict[str, Any]) -> List[Tuple[Dict[str, Any], str]]:
+    """Table 3's rows that print Params/FLOPs, each architecture once, with the halves that print it."""
     halves: Dict[tuple, List[str]] = {}
     first: Dict[tuple, Dict[str, Any]] = {}
     for row in tables["table3"]["rows"]:
@@ -65,8 +52,29 @@ def measure(paper_tables: Optional[Dict[str, Any]] = None, commit: Optional[str]
         key = (row["arch"], row.get("params_m"), row.get("gmacs"))
         first.setdefault(key, row)  # both halves print the same complexity for one architecture
         halves.setdefault(key, []).append(row.get("half", ""))
-    for key, row in tqdm(first.items(), desc="Table 3 models", leave=False):
-        records += _cells("table3", row, "+".join(halves[key]), commit)
+    return [(row, "+".join(halves[key])) for key, row in first.items()]
+
+
+def architectures(paper_tables: Dict[str, Any]) -> List[str]:
+    """The timm names ``measure`` needs counts of, in table order, each once."""
+    names = [row["arch"] for row in paper_tables["table1"]["rows"]] + [row["arch"] for row, _ in
+                                                                      _table3_rows(paper_tables)]
+    return list(dict.fromkeys(names))
+
+
+def measure(counts: Mapping[str, Any], paper_tables: Optional[Dict[str, Any]] = None,
+            commit: Optional[str] = None) -> pd.DataFrame:
+    """Compare the counts of every model of Table 1 and Table 3 with the printed values.
+
+    ``counts``: timm name -> its ``Complexity`` (``params_m``, ``gmacs``, ``gmacs_no_attn``) for every name of
+    ``architectures``."""
+    tables = paper_tables if paper_tables is not None else load_paper_tables()
+    commit = commit if commit is not None else git_commit()
+    records = []
+    for row in tables["table1"]["rows"]:
+        records += _cells("table1", row, "", commit, counts[row["arch"]])
+    for row, halves in _table3_rows(tables):
+        records += _cells("table3", row, halves, commit, counts[row["arch"]])
     return pd.DataFrame.from_records(records, columns=COLUMNS)
 
 
@@ -92,7 +100,9 @@ def _paper(cell) -> str:
 
 
 def render(df: pd.DataFrame, paper_tables: Optional[Dict[str, Any]] = None,
-           reassociated: Optional[List[Complexity]] = None) -> str:
+           reassociated: Optional[Sequence[Tuple[str, float, float]]] = None) -> str:
+    """The markdown page; ``reassociated``: (timm name, GFLOPs with ``decoder_reassociate=True``, GFLOPs as the
+    paper counts) of each of ``REASSOCIATED``."""
     tables = paper_tables if paper_tables is not None else load_paper_tables()
     commit = df["git_commit"].iloc[0] if len(df) else "unknown"
     t1_meta = {r["model"]: r for r in tables["table1"]["rows"]}
@@ -177,7 +187,7 @@ def render(df: pd.DataFrame, paper_tables: Optional[Dict[str, Any]] = None,
             "N + 1 tokens, and EDIT costs about what DeiT III costs. The paper's counts are of the "
             "projecting form, which stays the default.",
             "",
-            tabulate([[c.model, f"{c.gmacs:.3f}", f"{_complexity(c.model).gmacs:.3f}"] for c in reassociated],
+            tabulate([[model, f"{fewer:.3f}", f"{paper:.3f}"] for model, fewer, paper in reassociated],
                      headers=["timm name", "GFLOPs reassociated", "GFLOPs as the paper counts"],
                      tablefmt="github", disable_numparse=True),
         ]
@@ -198,13 +208,12 @@ def summary(df: pd.DataFrame) -> str:
     )
 
 
-def write(results: Union[str, Path], report: Union[str, Path],
-          paper_tables_path: Optional[Union[str, Path]] = None) -> pd.DataFrame:
-    """Measure, then write the parquet results and the markdown report (each atomically)."""
-    tables = load_paper_tables(paper_tables_path)
-    df = measure(tables)
-    reassociated = [_complexity(arch, decoder_reassociate=True) for arch in REASSOCIATED]
-    text = render(df, tables, reassociated)
+def write(results: Union[str, Path], report: Union[str, Path], counts: Mapping[str, Any],
+          paper_tables: Dict[str, Any], reassociated: Optional[Sequence[Tuple[str, float, float]]] = None
+          ) -> pd.DataFrame:
+    """Compare the counts (``measure``), then write the parquet results and the markdown report (each atomically)."""
+    df = measure(counts, paper_tables)
+    text = render(df, paper_tables, reassociated)
     with atomic_path(results) as tmp:
         df.to_parquet(tmp, index=False)
     atomic_write_text(report, text)

@@ -180,7 +180,7 @@ def lavit_claims(cells: pd.DataFrame) -> list:
     accuracy part holds when the reproduced LaViT is at least as accurate as its PVTv2 (no worse than the
     paper's own Δ where that is negative, LaViT-B's); it needs both models trained on a comparable config.
     """
-    from ..models.families import model_family
+    from ..families import model_family
 
     top1 = cells[cells.column == "top1"]
     family = {c.Index: model_family(str(c.model or "")) for c in top1.itertuples()}
@@ -237,7 +237,7 @@ def dense_claims(cells: pd.DataFrame) -> list:
     The paper claims LaViT is a cheaper backbone that is as good; it prints no PVTv2 value beside its dense
     results, so the claim is checked on the reproduction alone: fewer counted FLOPs, and a reproduced metric
     at least the PVTv2's (on a comparable config)."""
-    from ..models.families import model_family
+    from ..families import model_family
 
     lines = []
     for run, title in RUN_TITLES.items():

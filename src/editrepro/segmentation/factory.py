@@ -69,7 +69,7 @@ def paper_size_complexity(head: str, backbone: str) -> Dict[str, float]:
     """``seg_model_complexity`` of ``head`` on the full ``backbone`` with the head's paper widths (the recipe
     schema's defaults, not a demo's narrowed ones), at 512 x 512 with 150 classes. The backbone is timm's
     architecture as registered (no LayerScale added), Table 5's convention (``segmenter_params``)."""
-    from ..training.config import SegRecipe
+    from ..recipes import SegRecipe
 
     recipe = SegRecipe.from_dict({"task": "segmentation", "head": head, "layer_scale": None})
     return seg_model_complexity(recipe, backbone)

@@ -4,7 +4,8 @@
 optimizer, scaler and EMA state_dicts, the position (epoch, step within it), the MLflow
 run id, the epoch history and the RNG states, plus the resolved config as plain data. The
 scheduler needs no state: it is a function of the epoch. ``model.pth`` is what downstream
-jobs load: weights (and EMA weights) with the config.
+jobs load: weights (and EMA weights) with the config. Both hold ``model_record``, how the model was built
+(``tasks.model_record``), which whatever rebuilds the model reads.
 
 Loading goes through :func:`editrepro.torchfiles.load_torch_file` (weights only; an unreadable file is an
 error naming it). A write into a full filesystem raises :class:`editrepro.fileio.StorageError` ("no space

@@ -1,7 +1,7 @@
 """One epoch of training and one evaluation pass; both return plain metric dicts.
 
 Every optimizer step seeds the global RNGs from (seed, epoch, step, rank), so drop-path
-and mixup draws, like the augmentations (see ``sampling.py``), do not depend on history:
+and mixup draws, like the augmentations (see ``runtime/sampling.py``), do not depend on history:
 a job resumed at step k computes what the uninterrupted job computed at step k.
 
 A batch is ``(inputs, targets)``: tensors for classification and segmentation, lists of images and
@@ -25,11 +25,12 @@ from torch import nn
 from tqdm import tqdm
 
 from ..data.bad_samples import BadSampleLog
+from ..runtime.amp import autocast
+from ..runtime.distributed import all_reduce_sum
+from ..runtime.sampling import mix_seed, seed_all
 from .aux_loss import split_output, total_loss
-from .distributed import all_reduce_sum
-from .sampling import mix_seed, seed_all
 
-__all__ = ["NonFiniteLossError", "StepContext", "train_one_epoch", "evaluate", "autocast", "to_device", "batch_size_of",
+__all__ = ["NonFiniteLossError", "StepContext", "train_one_epoch", "evaluate", "to_device", "batch_size_of",
            "LossFn"]
 
 # (model, inputs, targets, ctx) -> (loss, its terms by name): how a training step's loss is computed
@@ -38,12 +39,6 @@ LossFn = Callable[[nn.Module, Any, Any, "StepContext"], Tuple[torch.Tensor, Dict
 
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; no update was applied."""
-
-
-def autocast(device: torch.device, dtype: Optional[torch.dtype]):
-    if dtype is None:
-        return nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 @dataclass

@@ -1,21 +1,19 @@
 """Evaluate a finished job's weights on any dataset and resolution (the ``evaluate`` command)."""
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
 from torch.utils.data import DataLoader
 
 from ..fileio import atomic_write_text
-from ..models import create_model, load_pretrained
 from ..models.complexity import count_params
+from ..recipes import SegRecipe
+from ..runtime.amp import autocast_dtype
+from ..runtime.distributed import init_distributed
 from ..tracking import Tracker
-from .config import SegRecipe, TrainConfig
 from .checkpoint import load_checkpoint
-from .distributed import init_distributed
 from .engine import evaluate
-from .tasks import task_for
-from .trainer import _amp_dtype
+from .tasks import build_from_checkpoint
 
 __all__ = ["evaluate_weights", "load_trained_model"]
 
@@ -23,22 +21,13 @@ __all__ = ["evaluate_weights", "load_trained_model"]
 def load_trained_model(weights: Union[str, Path], img_size: Optional[int] = None, ema: bool = False):
     """Rebuild a training job's model from its ``model.pth`` / ``checkpoint.pth``: ``(model, config)``.
 
-    ``img_size`` other than the training resolution resamples a classifier's position
-    embeddings; a segmenter is rebuilt at its crop size.
+    The model is the one training built, from the construction record saved with the weights
+    (``tasks.build_from_checkpoint``; a checkpoint written before the record, from its config). ``img_size``
+    other than the training resolution resamples a classifier's position embeddings; a segmenter is rebuilt
+    at its crop size.
     """
     state = load_checkpoint(weights)
-    if "config" not in state:
-        raise ValueError(f"{weights} has no 'config': is it a model.pth or checkpoint.pth of editrepro train?")
-    cfg = TrainConfig.from_dict(state["config"])
-    weights_key = "model_ema" if ema and state.get("model_ema") else "model"
-    num_classes = state.get("num_classes") or state[weights_key]["head.weight"].shape[0]
-    if cfg.task in ("segmentation", "detection"):
-        model = task_for(replace(cfg, init_checkpoint=None)).model(num_classes)
-        model.load_state_dict(state[weights_key])
-    else:
-        model = create_model(cfg.model, num_classes=num_classes, img_size=img_size or cfg.img_size,
-                             **dict(cfg.model_kwargs))
-        load_pretrained(model, {"model": state[weights_key]})
+    model = build_from_checkpoint(state, img_size=img_size, ema=ema, path=str(weights))
     model.trained_classes = state.get("classes")   # the class list saved with the weights (None before issue 24)
     return model.eval(), state["config"]
 
@@ -69,7 +58,7 @@ def evaluate_weights(weights: Union[str, Path], dataset: Optional[str] = None, d
     _check_imagenet_extras(imagenet_v2, real_labels, cfg["recipe"]["task"], dataset, split)
     dist_info = init_distributed("auto")
     model.to(dist_info.device)
-    amp = _amp_dtype(cfg.get("amp", "auto"), dist_info.device)
+    amp = autocast_dtype(cfg.get("amp", "auto"), dist_info.device)
     if cfg["recipe"]["task"] == "segmentation":
         metrics = _evaluate_segmenter(model, cfg, dataset, data_root, split, options, dist_info, amp, workers,
                                       max_bad_samples, weights)

@@ -20,7 +20,7 @@ from timm.loss import BinaryCrossEntropy, LabelSmoothingCrossEntropy, SoftTarget
 from timm.optim import create_optimizer_v2
 from timm.scheduler import CosineLRScheduler
 
-from .config import Recipe
+from ..recipes import Recipe
 
 __all__ = ["build_optimizer", "build_scheduler", "build_criterion", "build_mixup", "clip_after_backward",
            "schedule_epoch"]

@@ -4,23 +4,57 @@ A task builds the datasets, the model, the optimiser and schedule, the loss (and
 batch is collated and how its loss comes out of the model, and evaluates; the trainer around it
 does batching, seeding, resumption, checkpoints, signals, DDP and tracking the same way for all.
 """
-from typing import Any, Callable, Dict, Optional, Tuple
+import json
+import shlex
+from dataclasses import replace
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import torch
 from timm.utils import ModelEmaV3
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from ..models import create_model, load_pretrained
 from ..data.bad_samples import BadSampleLog
+from ..models import create_model, load_pretrained
+from ..recipes import DetRecipe, Recipe, SegRecipe, TrainConfig
+from ..runtime.amp import autocast
+from ..runtime.distributed import DistInfo, all_reduce_sum
+from ..runtime.sampling import sampler_for_eval
 from .aux_loss import AuxLossModel, total_loss
-from .config import DetRecipe, Recipe, SegRecipe, TrainConfig
-from .distributed import DistInfo, all_reduce_sum
-from .engine import LossFn, StepContext, autocast, evaluate
+from .engine import LossFn, StepContext, evaluate
 from .optim import build_criterion, build_mixup, build_optimizer, build_scheduler, clip_after_backward
-from .sampling import sampler_for_eval
 
-__all__ = ["ClassificationTask", "SegmentationTask", "DetectionTask", "task_for", "train_and_val"]
+__all__ = ["ClassificationTask", "SegmentationTask", "DetectionTask", "task_for", "train_and_val", "RECORD_KEY",
+           "model_record", "build_from_checkpoint"]
+
+RECORD_KEY = "model_record"    # the key of model.pth / checkpoint.pth that says how to rebuild the model
+_RECORD_FIELDS = {"task": str, "arch": str, "num_classes": int, "kwargs": dict}
+
+
+def model_record(task: str, arch: str, num_classes: int, img_size: Optional[int],
+                 kwargs: Mapping[str, Any]) -> Dict[str, Any]:
+    """How a job's model is built, as plain data: the task, the timm name (``arch``), the class count, the
+    resolution its builder is given, and every other keyword argument of the builder (a classifier's:
+    ``create_model``'s, the recipe-derived ones included). Saved with the weights under ``model_record``
+    (loadable with ``weights_only=True``); a task's ``model()`` builds from this very record, so the record and
+    the weights cannot disagree, and :func:`build_from_checkpoint` rebuilds from it."""
+    return {"task": str(task), "arch": str(arch), "num_classes": int(num_classes),
+            "img_size": None if img_size is None else int(img_size), "kwargs": _plain(kwargs)}
+
+
+def build_classifier(record: Mapping[str, Any], img_size: Optional[int] = None) -> nn.Module:
+    """The classifier a :func:`model_record` describes (at ``img_size`` instead of its own), freshly initialised."""
+    return create_model(record["arch"], num_classes=record["num_classes"], img_size=img_size or record["img_size"],
+                        **record["kwargs"])
+
+
+def _plain(value: Any) -> Any:
+    """Mappings as dicts, sequences as lists: what a weights-only load reads back as it was written."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def train_and_val(cfg: TrainConfig, train_transform, eval_transform) -> Tuple[Dataset, Dataset]:
@@ -55,15 +89,28 @@ class ClassificationTask:
         eval_tf = build_eval_transform(cfg.img_size, crop_ratio=r.eval_crop_ratio)
         return train_and_val(cfg, train_tf, eval_tf)
 
-    def model(self, num_classes: int) -> nn.Module:
+    def construction(self, num_classes: int) -> Dict[str, Any]:
+        """How this job's model is built (:func:`model_record`): the timm name, and every ``create_model``
+        argument besides the class count and resolution -- the recipe's (drop path for the model's size,
+        LayerScale init where the recipe sets one) and the config's ``model_kwargs`` (which win over them)."""
         cfg, r = self.cfg, self.recipe
-        kwargs = dict(num_classes=num_classes, drop_path_rate=self.drop_path_rate)
+        kwargs: Dict[str, Any] = {"drop_path_rate": self.drop_path_rate}
         if r.layer_scale is not None:                 # LayerScale: the ViT families; null for PVTv2 and LaViT
             kwargs["init_values"] = r.layer_scale
-        model = create_model(cfg.model, img_size=cfg.img_size, **kwargs, **dict(cfg.model_kwargs))
-        if cfg.init_checkpoint:
-            load_pretrained(model, cfg.init_checkpoint)
+        kwargs.update(cfg.model_kwargs)
+        return model_record(cfg.task, cfg.model, num_classes, cfg.img_size, kwargs)
+
+    def build(self, record: Dict[str, Any], pretrained: Optional[str] = None,
+              img_size: Optional[int] = None) -> nn.Module:
+        """The classifier ``record`` describes (at ``img_size`` instead of its own resolution), with
+        ``pretrained``'s weights loaded into it (``load_pretrained``: another family is refused, naming both)."""
+        model = build_classifier(record, img_size=img_size)
+        if pretrained:
+            load_pretrained(model, pretrained)
         return model
+
+    def model(self, num_classes: int) -> nn.Module:
+        return self.build(self.construction(num_classes), pretrained=self.cfg.init_checkpoint)
 
     def optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         return build_optimizer(model, self.recipe)
@@ -174,12 +221,25 @@ class SegmentationTask(_DenseTask):
         eval_tf = build_seg_eval_transform(cfg.img_size)
         return train_and_val(cfg, train_tf, eval_tf)
 
-    def model(self, num_classes: int) -> nn.Module:
+    def construction(self, num_classes: int) -> Dict[str, Any]:
+        """:func:`model_record` of the segmenter: the backbone, the crop size, and the other arguments of
+        ``create_seg_model`` besides the recipe (which the saved config holds)."""
+        cfg = self.cfg
+        return model_record(cfg.task, cfg.model, num_classes, cfg.img_size,
+                            {"model_kwargs": dict(cfg.model_kwargs), "backbone_img_size": cfg.backbone_img_size,
+                             "drop_path_rate": self.drop_path_rate})
+
+    def build(self, record: Dict[str, Any], pretrained: Optional[str] = None,
+              img_size: Optional[int] = None) -> nn.Module:
+        """The segmenter ``record`` describes, at its own crop size (``img_size`` is ignored: the sliding window
+        runs any image at it)."""
         from ..segmentation.factory import create_seg_model
 
-        cfg = self.cfg
-        return create_seg_model(self.recipe, cfg.model, num_classes, cfg.img_size, pretrained=cfg.init_checkpoint,
-                                model_kwargs=dict(cfg.model_kwargs), backbone_img_size=cfg.backbone_img_size)
+        return create_seg_model(self.recipe, record["arch"], record["num_classes"], record["img_size"],
+                                pretrained=pretrained, **record["kwargs"])
+
+    def model(self, num_classes: int) -> nn.Module:
+        return self.build(self.construction(num_classes), pretrained=self.cfg.init_checkpoint)
 
     def aux_weights(self, model: nn.Module) -> Dict[str, float]:
         """UperNet's auxiliary head: its loss weighted by the recipe's ``aux_weight``."""
@@ -281,15 +341,25 @@ class DetectionTask(_DenseTask):
 
         return train_and_val(self.cfg, build_det_train_transform(hflip=self.recipe.hflip), build_det_eval_transform())
 
-    def model(self, num_classes: int) -> nn.Module:
+    def construction(self, num_classes: int) -> Dict[str, Any]:
+        """:func:`model_record` of the detector: the backbone, the resolution it was trained at, and every other
+        argument of ``create_detector``."""
+        r, cfg = self.recipe, self.cfg
+        return model_record(cfg.task, cfg.model, num_classes, cfg.backbone_img_size or cfg.img_size,
+                            {"min_size": r.min_size, "max_size": r.max_size, "fpn_channels": r.fpn_channels,
+                             "drop_path_rate": self.drop_path_rate, "detections_per_img": r.detections_per_img,
+                             "backbone_kwargs": dict(cfg.model_kwargs)})
+
+    def build(self, record: Dict[str, Any], pretrained: Optional[str] = None,
+              img_size: Optional[int] = None) -> nn.Module:
+        """The detector ``record`` describes (``img_size`` is ignored: the detector resizes its inputs)."""
         from ..detection import create_detector
 
-        r, cfg = self.recipe, self.cfg
-        return create_detector(cfg.model, num_classes, img_size=cfg.backbone_img_size or cfg.img_size,
-                               pretrained=cfg.init_checkpoint,
-                               min_size=r.min_size, max_size=r.max_size, fpn_channels=r.fpn_channels,
-                               drop_path_rate=self.drop_path_rate, detections_per_img=r.detections_per_img,
-                               backbone_kwargs=dict(cfg.model_kwargs))
+        return create_detector(record["arch"], record["num_classes"], img_size=record["img_size"],
+                               pretrained=pretrained, **record["kwargs"])
+
+    def model(self, num_classes: int) -> nn.Module:
+        return self.build(self.construction(num_classes), pretrained=self.cfg.init_checkpoint)
 
     def aux_weights(self, model: nn.Module) -> Dict[str, float]:
         return {}
@@ -330,3 +400,93 @@ TASKS = {"classification": ClassificationTask, "segmentation": SegmentationTask,
 
 def task_for(cfg: TrainConfig):
     return TASKS[cfg.task](cfg)
+
+
+def build_from_checkpoint(state: Mapping[str, Any], img_size: Optional[int] = None, ema: bool = False,
+                          path: Optional[str] = None) -> nn.Module:
+    """The model of a ``model.pth`` / ``checkpoint.pth`` of ``editrepro train`` (``state``, as loaded), rebuilt
+    from its ``model_record`` by the task that built it, its weights (``ema``: the EMA weights, where saved)
+    loaded, in eval mode; ``path`` (the file it was read from) is named in errors.
+
+    ``img_size`` other than the training resolution resamples a classifier's position embeddings; a segmenter
+    or detector is rebuilt as it was trained. A checkpoint written before the record existed is rebuilt from the
+    config saved with it, as its task builds a model from that config (then without the recipe's arguments, as
+    evaluation rebuilt it before); weights that fit neither are refused naming the file and what to do.
+    """
+    from ..models.weights import WeightsMismatch
+
+    source = f"checkpoint {path}" if path else "the checkpoint"
+    config = state.get("config")
+    if not isinstance(config, Mapping):
+        raise ValueError(f"{source} has no 'config': is it a model.pth or checkpoint.pth of editrepro train?")
+    weights = state["model_ema"] if ema and state.get("model_ema") else state["model"]
+    record = state.get(RECORD_KEY)
+    if record is not None:
+        _check_record(record, source)
+        if record["task"] == "classification":      # the record alone rebuilds a classifier
+            return _load(build_classifier(record, img_size=img_size), record["task"], weights, state, source)
+        task = task_for(replace(TrainConfig.from_dict(dict(config)), init_checkpoint=None))   # a head: its recipe
+        return _load(task.build(record), record["task"], weights, state, source)
+    cfg = replace(TrainConfig.from_dict(dict(config)), init_checkpoint=None)
+    num_classes = state.get("num_classes") or _head_rows(weights)
+    task = task_for(cfg)
+    candidates = [task.construction(num_classes)]       # what training built from this config
+    plain = model_record(cfg.task, cfg.model, num_classes, cfg.img_size, dict(cfg.model_kwargs))
+    if cfg.task == "classification" and plain != candidates[0]:   # evaluation's rebuild before the record
+        candidates.append(plain)
+    failures: List[str] = []
+    for candidate in candidates:
+        try:
+            return _load(task.build(candidate, img_size=img_size), cfg.task, weights, state, source)
+        except (WeightsMismatch, RuntimeError) as e:
+            failures.append(str(e).splitlines()[0][:600])
+    args = " ".join("--model-arg " + shlex.quote(f"{k}={json.dumps(v, separators=(',', ':'))}")
+                    for k, v in candidates[0]["kwargs"].items())
+    raise WeightsMismatch(
+        f"{path or 'the checkpoint'} was written before checkpoints recorded how to rebuild their model (it has no "
+        f"{RECORD_KEY!r}), and {cfg.model} as its config builds it ({_described_kwargs(candidates[0])}) does not "
+        f"fit its weights: {failures[0]}. Train the job again with this version (delete its model.pth and "
+        "metrics.json; snakemake reruns it)"
+        + (f", or evaluate the file as a timm model with the arguments that built it: editrepro evaluate --model "
+           f"{cfg.model} --checkpoint {path or 'FILE'} {args}".rstrip() if cfg.task == "classification" else ""))
+
+
+def _head_rows(weights: Mapping[str, Any]) -> int:
+    head = weights.get("head.weight")
+    if head is None:
+        raise ValueError("the checkpoint says neither its class count (num_classes) nor has a head.weight")
+    return int(head.shape[0])
+
+
+def _described_kwargs(record: Mapping[str, Any]) -> str:
+    kwargs = ", ".join(f"{k}={v!r}" for k, v in record["kwargs"].items())
+    return f"num_classes={record['num_classes']}, img_size={record['img_size']}" + (f", {kwargs}" if kwargs else "")
+
+
+def _check_record(record: Any, source: str) -> None:
+    """A ``model_record`` must be the dict :func:`model_record` writes: a ``ValueError`` naming the file and key."""
+    if not isinstance(record, Mapping):
+        raise ValueError(f"{source}: {RECORD_KEY} is a {type(record).__name__}, not the dict editrepro train writes")
+    for key, kind in _RECORD_FIELDS.items():
+        if not isinstance(record.get(key), kind):
+            raise ValueError(f"{source}: {RECORD_KEY}.{key} is {record.get(key)!r}, expected a {kind.__name__} "
+                             f"(the record editrepro train writes: {', '.join(_RECORD_FIELDS)}, img_size)")
+    if record["task"] not in TASKS:
+        raise ValueError(f"{source}: {RECORD_KEY}.task is {record['task']!r}, expected one of {', '.join(TASKS)}")
+
+
+def _load(model: nn.Module, task: str, weights: Mapping[str, Any], state: Mapping[str, Any], source: str) -> nn.Module:
+    """``weights`` into ``model``, in eval mode: a classifier's through ``load_pretrained`` (position embeddings
+    resampled to its resolution; weights of another model refused naming both), a dense model's as they are."""
+    from ..models.weights import WeightsMismatch
+
+    if task == "classification":
+        load_pretrained(model, {"model": weights, "config": state.get("config"), RECORD_KEY: state.get(RECORD_KEY)},
+                        source=source)
+    else:
+        try:
+            model.load_state_dict(weights)
+        except RuntimeError as e:
+            raise WeightsMismatch(f"{source} does not fit the {type(model).__name__} its config and record "
+                                  f"describe: {str(e).splitlines()[0][:600]}") from None
+    return model.eval()

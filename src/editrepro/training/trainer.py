@@ -36,20 +36,21 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset
 
 from ..data.bad_samples import BadSampleLog, TolerantDataset
 from ..data.identity import dataset_digest
+from ..families import model_family
 from ..fileio import StorageError, atomic_write_text
 from ..joblock import JobFolderLocked, JobLock
 from ..models.complexity import count_params
-from ..models.families import model_family
 from ..provenance import environment_report, git_commit
+from ..recipes import TrainConfig
+from ..runtime.amp import autocast_dtype
+from ..runtime.distributed import DistInfo, all_reduce_sum, barrier, init_distributed
+from ..runtime.sampling import ResumableSampler, SeededDataset, seed_all
 from ..torchfiles import UnreadableTorchFile, load_torch_file
 from ..tracking import Tracker
 from .checkpoint import CHECKPOINT, FINAL_WEIGHTS, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .config import TrainConfig
-from .distributed import DistInfo, all_reduce_sum, barrier, init_distributed
 from .engine import NonFiniteLossError, StepContext, train_one_epoch
 from .optim import schedule_epoch
-from .sampling import ResumableSampler, SeededDataset, seed_all
-from .tasks import task_for
+from .tasks import RECORD_KEY, task_for
 
 __all__ = ["train", "Preempted", "JobFolderLocked", "StorageError", "EXIT_PREEMPTED", "EXIT_NONFINITE",
            "EXIT_BAD_SAMPLES", "EXIT_LOCKED", "EXIT_STORAGE"]
@@ -91,12 +92,6 @@ class _StopFlag:
 
     def __call__(self) -> bool:
         return self.signal is not None
-
-
-def _amp_dtype(setting: str, device: torch.device) -> Optional[torch.dtype]:
-    if setting == "auto":
-        return torch.bfloat16 if device.type == "cuda" else None
-    return {"bf16": torch.bfloat16, "fp16": torch.float16, "off": None}[setting]
 
 
 def _peak_memory_gb(device: torch.device) -> float:
@@ -227,7 +222,7 @@ def _finished_metrics(out: Path, cfg: TrainConfig) -> Optional[Dict[str, Any]]:
 def _train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]], dist_info: DistInfo, out: Path,
            lock: Optional[JobLock]) -> Dict[str, Any]:
     per_device, accum = cfg.batch_plan(dist_info.world_size)
-    amp_dtype = _amp_dtype(cfg.amp, dist_info.device)
+    amp_dtype = autocast_dtype(cfg.amp, dist_info.device)
     seed_all(cfg.seed)
 
     task = task_for(cfg)
@@ -240,6 +235,7 @@ def _train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]], dist_i
     class_list = [str(c) for c in class_list] if class_list else None
 
     model = task.model(num_classes)
+    record = task.construction(num_classes)      # how to rebuild it (the record model() built from), saved with it
     if dist_info.distributed:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)   # the dense heads' BatchNorm, as mmseg's SyncBN
     if cfg.grad_checkpointing:
@@ -345,6 +341,7 @@ def _train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]], dist_i
                 "epoch": epoch, "step": step, "history": history, "run_id": run_id,
                 "bad_samples": {"seen": dict(bad.seen), "total": bad.total},
                 "config": cfg.as_dict(), "config_hash": cfg.config_hash(), "rng": rng_state(), "classes": class_list,
+                RECORD_KEY: record,
             })
         barrier()
         last_checkpoint[0] = time.monotonic()
@@ -425,6 +422,7 @@ def _train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]], dist_i
             save_checkpoint(out / FINAL_WEIGHTS, {"model": model.state_dict(),
                                                   "model_ema": ema.module.state_dict() if ema is not None else None,
                                                   "config": cfg.as_dict(), "num_classes": num_classes,
+                                                  RECORD_KEY: record,
                                                   "classes": class_list})
             atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
             for name in ("config.yaml", "environment.txt", "metrics.json", "log.jsonl"):

@@ -1,5 +1,9 @@
 """Training configuration: a recipe (paper Table 2) plus what one job trains on.
 
+Torch-free (nothing here imports torch at import time): the workflow's planning
+(``workflow/rules/common.smk``) reads recipes and splits batches with it, and every part of the
+package that runs or reports a job imports it from here.
+
 A recipe comes from a preset in ``config/recipes/`` with ``key=value`` overrides, is
 validated against ``config/schemas/recipe.schema.yaml`` (which holds the defaults) and
 becomes a frozen ``Recipe``. Derived values (per-device batch, accumulation steps, the
@@ -13,7 +17,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import yaml
 
-from ..schema import ConfigError, load_schema, load_yaml, parse_yaml_value, validate, yaml_error_text
+from .schema import ConfigError, load_schema, load_yaml, parse_yaml_value, validate, yaml_error_text
 
 __all__ = ["Recipe", "SegRecipe", "DetRecipe", "DataConfig", "TrainConfig", "load_recipe", "recipe_from_dict", "parse_overrides",
            "ConfigError", "batch_plan"]
@@ -103,7 +107,7 @@ def _by_size(value: Any, key: str, model_name: str) -> Any:
     """``value``, or its entry for the size of ``model_name`` when it is a tiny/small/base mapping."""
     if not isinstance(value, Mapping):
         return value
-    from ..models.families import model_size
+    from .families import model_size
 
     size = model_size(model_name)
     if size in value:
@@ -228,7 +232,7 @@ def load_recipe(path: Union[str, Path], overrides: Optional[Mapping[str, Any]] =
     """Read a preset, apply overrides, validate; errors name the file and key."""
     path = Path(path)
     if not path.is_file():
-        from ..schema import did_you_mean
+        from .schema import did_you_mean
 
         presets = sorted(p.name for p in path.parent.glob("*.yaml")) if path.parent.is_dir() else []
         hint = did_you_mean(path.name, presets) or (f" Presets there: {', '.join(presets)}." if presets else "")
@@ -325,12 +329,11 @@ class TrainConfig:
             return self
         from dataclasses import replace
 
-        from ..models.families import model_family
-        from ..models.pyramid import DENSE_FAMILIES
+        from .families import DENSE_FAMILIES, model_family
 
         if model_family(self.model)["family"] not in DENSE_FAMILIES:
             return self
-        from ..torchfiles import load_torch_file
+        from .torchfiles import load_torch_file
 
         state = load_torch_file(self.init_checkpoint, "init checkpoint")
         size = ((state.get("config") if isinstance(state, dict) else None) or {}).get("img_size")
