@@ -129,6 +129,18 @@ def job_stats(output: str) -> dict:
     return stats
 
 
+def small_config(work: Path, demo_root: Path, tables: dict) -> dict:
+    """The demo config named 'small': one depth-1 EDIT-T in ``tables``, on the session's demo data (no job makes it)."""
+    import yaml
+
+    cfg = yaml.safe_load((work / "config" / "config.yaml").read_text())
+    cfg["name"] = "small"
+    cfg["data"].update(root=str(demo_root), generate_demo=False)
+    cfg["models"] = {"EDIT-T": {"arch": "edit_tiny_patch16_224", "args": {"depth": 1}}}
+    cfg["tables"] = tables
+    return cfg
+
+
 def write_config(work: Path, name: str, **changes) -> str:
     """The demo config with ``changes`` (dotted keys -> values), written as ``<name>.yaml`` in ``work``."""
     import yaml

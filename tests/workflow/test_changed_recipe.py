@@ -3,7 +3,7 @@ refusing the checkpoint the old recipe left in its folder (which Snakemake does 
 import json
 
 import yaml
-from conftest import snakemake
+from conftest import small_config, snakemake
 
 from editrepro.recipes import TrainConfig
 
@@ -11,11 +11,7 @@ TARGET = "results/small/runs/in1k_224/EDIT-T/seed0/metrics.json"
 
 
 def test_a_changed_recipe_value_reruns_the_job_afresh(workflow, demo_root):
-    cfg = yaml.safe_load((workflow / "config" / "config.yaml").read_text())
-    cfg["name"] = "small"
-    cfg["data"].update(root=str(demo_root), generate_demo=False)          # the session's demo data, not a job
-    cfg["models"] = {"EDIT-T": {"arch": "edit_tiny_patch16_224", "args": {"depth": 1}}}
-    cfg["tables"] = {"table3": {"in1k": {"models": ["EDIT-T"], "resolutions": [224]}}}
+    cfg = small_config(workflow, demo_root, {"table3": {"in1k": {"models": ["EDIT-T"], "resolutions": [224]}}})
     cfg["recipes"]["in1k_pretrain"]["set"]["epochs"] = 1
     (workflow / "small.yaml").write_text(yaml.safe_dump(cfg))
     r = snakemake(workflow, TARGET, "--cores", "1", "--configfile", "small.yaml")

@@ -4,7 +4,7 @@ import time
 
 import pandas as pd
 import yaml
-from conftest import SHARED_JOBS, job_stats, snakemake, write_config
+from conftest import SHARED_JOBS, job_stats, small_config, snakemake, write_config
 
 
 def test_dry_run_of_the_demo(workflow):
@@ -106,11 +106,7 @@ def test_demo_table1_end_to_end_then_a_rerun_does_nothing(workflow):
 
 
 def test_changing_a_recipe_value_reruns_only_its_dependants(workflow, demo_root):
-    cfg = yaml.safe_load((workflow / "config" / "config.yaml").read_text())
-    cfg["name"] = "small"
-    cfg["data"].update(root=str(demo_root), generate_demo=False)          # the session's demo data, not a job
-    cfg["models"] = {"EDIT-T": {"arch": "edit_tiny_patch16_224", "args": {"depth": 1}}}
-    cfg["tables"] = {"table3": {"in21k": {"models": ["EDIT-T"], "resolutions": [224]}}}
+    cfg = small_config(workflow, demo_root, {"table3": {"in21k": {"models": ["EDIT-T"], "resolutions": [224]}}})
     for stage in ("in21k_pretrain", "finetune_in1k_from_in21k"):
         cfg["recipes"][stage]["set"]["epochs"] = 1
     (workflow / "small.yaml").write_text(yaml.safe_dump(cfg))
