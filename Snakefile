@@ -2,6 +2,7 @@
 #
 #   snakemake --cores all reproduce_table3                          # demo (config/config.yaml), CPU
 #   snakemake --cores all reproduce_lavit                           # LaViT against PVTv2, demo
+#   snakemake --cores all reproduce_edit_ablation reproduce_lavit_ablation   # the design-choice ablations, demo
 #   snakemake --cores all attention_sink calibrate                  # attention sink of any timm ViT
 #   snakemake all --cores all --configfile config/paper.yaml         # the paper's matrix (targets first:
 #                                                                     # --configfile takes every word after it)
@@ -21,14 +22,9 @@ if not config:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/table1.smk"
-include: "workflow/rules/pretrain.smk"
-include: "workflow/rules/finetune.smk"
-include: "workflow/rules/official.smk"
+include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
-include: "workflow/rules/transfer.smk"
-include: "workflow/rules/segment.smk"
 include: "workflow/rules/lavit.smk"
-include: "workflow/rules/dense.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/attention.smk"
@@ -43,6 +39,7 @@ localrules:
     results,
     report_table,
     report,
+    figures_ablation,
     attention_sink,
     calibrate,
 
@@ -58,7 +55,7 @@ rule all:
     default_target: True
     input:
         rules.report.output,
-        [f"reports/{table}.md" for table in TABLES],
+        [f"reports/{table}.md" for table in PLANNED_TABLES],
         ATTENTION_REPORTS,
 
 
@@ -76,6 +73,16 @@ rule reproduce_table4:
 rule reproduce_table5:
     input:
         "reports/table5.md",
+
+
+rule reproduce_edit_ablation:
+    input:
+        "reports/edit_ablation.md",
+
+
+rule reproduce_lavit_ablation:
+    input:
+        "reports/lavit_ablation.md",
 
 
 rule reproduce_lavit:

@@ -1,12 +1,14 @@
 """The package's imports flow one way, down these layers, and never in a circle.
 
     rank 5  commands     editrepro.commands, editrepro.cli, editrepro.__main__
-    rank 4  reporting    editrepro.reporting, editrepro.analysis        (tables, figures, measures)
+    rank 4  reporting    editrepro.reporting, editrepro.analysis        (tables, figures, measures),
+                         editrepro.tables (the registered tables: their cells, collectors and pages)
     rank 3  tasks        editrepro.training, editrepro.detection, editrepro.segmentation
     rank 2  building     editrepro.data, editrepro.models
     rank 1  runtime      editrepro.runtime (distributed, sampling, autocast), editrepro.recipes, editrepro.families,
                          editrepro.baselines, editrepro.plotting, editrepro.tracking, editrepro.schema,
-                         editrepro.provenance, editrepro.fileio, editrepro.torchfiles, editrepro.joblock
+                         editrepro.provenance, editrepro.fileio, editrepro.torchfiles, editrepro.joblock,
+                         editrepro.plan (the torch-free plan: paths, stages, jobs), editrepro.lavit_design
 
 A module may import modules of its own rank or lower ranks, never of a higher one ("an arrow back up"). No two
 modules, and no two of the top-level parts above (``editrepro.reporting`` and ``editrepro.analysis``, say), may
@@ -30,33 +32,22 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "editrepro"
 
 LAYERS = {
     "editrepro.commands": 5, "editrepro.cli": 5, "editrepro.__main__": 5,
-    "editrepro.reporting": 4, "editrepro.analysis": 4,
+    "editrepro.reporting": 4, "editrepro.analysis": 4, "editrepro.tables": 4,
     "editrepro.training": 3, "editrepro.detection": 3, "editrepro.segmentation": 3,
     "editrepro.data": 2, "editrepro.models": 2,
     "editrepro.runtime": 1, "editrepro.recipes": 1, "editrepro.families": 1, "editrepro.baselines": 1,
     "editrepro.plotting": 1, "editrepro.tracking": 1, "editrepro.schema": 1, "editrepro.provenance": 1,
-    "editrepro.fileio": 1, "editrepro.torchfiles": 1, "editrepro.joblock": 1,
+    "editrepro.fileio": 1, "editrepro.torchfiles": 1, "editrepro.joblock": 1, "editrepro.plan": 1,
+    "editrepro.lavit_design": 1,
 }
 NAMES = {5: "commands", 4: "reporting/analysis", 3: "training/tasks", 2: "data/models", 1: "runtime helpers"}
 
 # what reporting may not import: the parts that build or run models
 MODEL_BUILDING = ("editrepro.models", "editrepro.training", "editrepro.detection", "editrepro.segmentation",
                   "editrepro.runtime", "editrepro.analysis", "editrepro.data")
-# reporting's remaining imports of those, to move out (issue 25): the cost estimate and the dense tables' collectors
-# count FLOPs by building models on the meta device (as the `table1` command now does before it calls reporting);
-# LaViT's page reads the design-choice list that models/lavit.py defines.
-REPORTING_MODEL_IMPORTS_LEFT = {
-    ("editrepro.reporting.cost", "editrepro.data.demo"),
-    ("editrepro.reporting.cost", "editrepro.detection"),
-    ("editrepro.reporting.cost", "editrepro.models.complexity"),
-    ("editrepro.reporting.cost", "editrepro.segmentation"),
-    ("editrepro.reporting.cost", "editrepro.segmentation.factory"),
-    ("editrepro.reporting.results", "editrepro.detection"),
-    ("editrepro.reporting.results", "editrepro.models.complexity"),
-    ("editrepro.reporting.results", "editrepro.segmentation"),
-    ("editrepro.reporting.results", "editrepro.segmentation.factory"),
-    ("editrepro.reporting.tables", "editrepro.models.lavit"),
-}
+# reporting's remaining imports of those, to move out (issue 25: all moved; the counts come from
+# editrepro.analysis.counting, passed in by the commands and the registered tables)
+REPORTING_MODEL_IMPORTS_LEFT = set()
 
 
 # -- the graph -------------------------------------------------------------------------------------------------
@@ -285,3 +276,15 @@ def test_the_checker_finds_a_circle_between_parts_and_an_arrow_up(tmp_path):
     assert circles(part_graph(g)) == [["editrepro.analysis", "editrepro.reporting"],
                                       ["editrepro.detection", "editrepro.training"]]   # ... but two between parts
     assert arrows_up(g) == ["editrepro.runtime.amp (runtime helpers) imports editrepro.models (data/models)"]
+
+
+def test_what_planning_imports_leaves_torch_unloaded():
+    """The Snakefile imports the plan and the table registry as it parses (and the cost rule's command the counting
+    module): none may import torch, which would add seconds to every dry run."""
+    import subprocess
+    import sys
+
+    code = ("import sys, editrepro.plan, editrepro.tables, editrepro.tables.jobs, editrepro.analysis.counting; "
+            "print(sorted(m for m in ('torch', 'timm', 'torchvision') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

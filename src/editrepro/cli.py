@@ -27,6 +27,7 @@ COMMANDS = {
     "aggregate": "aggregate",
     "report": "report",
     "figures": "figures",
+    "ablation-figure": "ablation_figure",
     "attention-saturation": "attention_saturation",
     "attention-sink": "attention_sink",
     "attention-report": "attention_report",

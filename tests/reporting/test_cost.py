@@ -4,10 +4,18 @@ import json
 import pandas as pd
 import pytest
 
+from editrepro.analysis.counting import job_counts
 from editrepro.models.complexity import count_complexity
-from editrepro.reporting.cost import estimate, render_cost
+from editrepro.reporting import cost
+from editrepro.reporting.cost import render_cost
 
 CONFIG = {"name": "paper", "gpu": "A100 80GB", "peak_tflops": 312, "mfu": 0.5, "generate_demo": False}
+
+
+def estimate(plan, config, **kw):
+    """``reporting.cost.estimate`` with each job's GMACs and training images counted as the ``cost`` command
+    counts them (``analysis.counting.job_counts``)."""
+    return cost.estimate(plan, config, **kw, **job_counts(plan, bool(config.get("generate_demo"))))
 
 
 def job(**kw):

@@ -1,6 +1,7 @@
 """CPU cores per GPU for ImageNet-21k pretraining follow the images it reads: resized (224 squish) or full size."""
 import math
 
+from editrepro.analysis.counting import job_counts
 from editrepro.reporting.cost import cores_per_gpu, estimate
 
 CONFIG = {"name": "paper", "gpu": "A100 80GB", "peak_tflops": 312, "mfu": 0.5, "generate_demo": False}
@@ -28,7 +29,7 @@ def test_the_estimate_reads_each_jobs_input_form():
     plan = [dict(base, job="in21k_pretrain/DeiT3-B/seed0", input_form="resized"),
             dict(base, job="in21k_pretrain/DeiT3-B/seed1", input_form="full"),
             dict(base, job="in21k_pretrain/DeiT3-B/seed2")]                    # a plan written before the key
-    df = estimate(plan, CONFIG, loader=LOADER)
+    df = estimate(plan, CONFIG, loader=LOADER, **job_counts(plan, demo=False))
     rate = df["gpu_images_per_sec"].iloc[0]
     assert (df["gpu_images_per_sec"] == rate).all()
     assert df["cpu_cores_per_gpu"].tolist() == [math.ceil(rate / 250), math.ceil(rate / 100), math.ceil(rate / 100)]

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from editrepro.tables import TABLES
 from editrepro.baselines import arch_size, official_chain, official_row
 from editrepro.reporting.comparisons import comparison_lines, paired_comparisons, published_summary
 from editrepro.reporting.paper import load_paper_tables
@@ -107,7 +108,7 @@ def test_the_official_recipe_row_is_paired_seed_by_seed(tmp_path):
     assert c.claimed == pytest.approx(81.8 - 81.4)
     paper = comps[(comps.baseline == "paper") & (comps.half == "a") & (comps.a_row == "EDIT-S")].iloc[0]
     assert paper.b_row == "DeiT3-S" and paper.gain == pytest.approx(((81.9 - 81.2) + (82.1 - 81.5)) / 2)
-    page = render_page("table3", per_seed, {"name": "paper", "comparable_to_paper": True})
+    page = render_page(TABLES["table3"], per_seed, {"name": "paper", "comparable_to_paper": True})
     assert f"**EDIT-S vs {official}** (Table 3a, 224², top1): the paper's EDIT-S 81.8 against DeiT III's own 81.4" \
         in page
     assert "| DeiT III-S (published) |" in page and "(official recipe)* are DeiT3 trained here" in page
@@ -139,7 +140,7 @@ def test_the_report_counts_the_claims_against_deit3s_own_numbers():
     from editrepro.reporting.report import render_report
 
     cells = collect_table3([], PAPER, "paper", comparable=True)
-    text = render_report(cells, {"name": "paper", "comparable_to_paper": True}, "# Table 1\n", {})
+    text = render_report(cells, {"name": "paper", "comparable_to_paper": True}, "# Table 1\n", {}, tables=list(TABLES.values()))
     ahead = sum(round(EDIT[k] - README[k], 6) > 0 for k in EDIT)
     assert (f"**Against DeiT III's own published numbers** (README_revenge.md, not the EDIT paper's DeiT3 runs), the "
             f"paper's EDIT is ahead in {ahead} of {len(EDIT)} claims") in text

@@ -3,6 +3,8 @@ import json
 
 import pytest
 
+from editrepro.analysis import counting
+from editrepro.tables import TABLES
 from editrepro.reporting.paper import load_paper_tables
 from editrepro.reporting.report import reproduction_matrix
 from editrepro.reporting.results import collect_lavit, combine
@@ -30,7 +32,7 @@ def cells(tmp_path_factory):
         dense_eval(tmp, "ade20k_semantic_fpn", "LaViT-S", "lavit_small_224", miou_ss=42.0, miou_ms=43.5,  # Δ -2.1
                    params_paper_arch=26_219_263, gmacs_paper_arch=42.94),
     ]
-    return collect_lavit(evals, PAPER, "paper", comparable=True)
+    return collect_lavit(evals, PAPER, "paper", comparable=True, counter=counting)
 
 
 def one(df, **where):
@@ -62,7 +64,7 @@ def test_counted_gflops_against_the_printed_ones(cells):
 
 
 def test_page_has_both_dense_tables_the_flag_and_the_claims(cells):
-    text = render_page("lavit", cells, {"name": "paper", "comparable_to_paper": True}, commit="abc")
+    text = render_page(TABLES["lavit"], cells, {"name": "paper", "comparable_to_paper": True}, commit="abc")
     assert "## COCO detection: RetinaNet on each backbone" in text
     assert "## ADE20K segmentation: Semantic FPN and UperNet on each backbone" in text
     assert "unusually high for backbones of this size" in text
@@ -86,7 +88,7 @@ def test_demo_rows_without_a_paper_value_are_not_comparable(tmp_path):
     on them says so instead of "holds"."""
     evals = [dense_eval(tmp_path, "ade20k_semantic_fpn", "LaViT-T", "lavit_tiny_224", miou_ss=11.0, miou_ms=12.0),
              dense_eval(tmp_path, "ade20k_semantic_fpn", "PVTv2-b1", "pvt_v2_b1", miou_ss=6.0, miou_ms=6.5)]
-    df = collect_lavit(evals, PAPER, "demo", comparable=False)
+    df = collect_lavit(evals, PAPER, "demo", comparable=False, counter=counting)
     assert one(df, half="ade20k_semantic_fpn", row="LaViT-T", column="miou_ss").status == "not comparable"
     claims = dense_claims(df[df.half != ""])
     assert claims and "reproduced Δ +5.00 mIoU (not comparable: demo data)" in claims[0]

@@ -4,7 +4,9 @@ import json
 import pandas as pd
 import pytest
 
-from editrepro.models.lavit import DESIGN_CHOICES
+from editrepro.analysis import counting
+from editrepro.lavit_design import DESIGN_CHOICES
+from editrepro.tables import TABLES
 from editrepro.reporting.paper import load_paper_tables
 from editrepro.reporting.report import render_report, reproduction_matrix
 from editrepro.reporting.results import collect_lavit, combine
@@ -24,7 +26,7 @@ def cells(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lavit")
     evals = [evaluation(tmp, "LaViT-S", "lavit_small_224", 82.4),      # Δ -0.2: reproduced
              evaluation(tmp, "PVTv2-b2", "pvt_v2_b2", 81.0)]          # Δ -1.0: off
-    return collect_lavit(evals, PAPER, "paper", comparable=True)
+    return collect_lavit(evals, PAPER, "paper", comparable=True, counter=counting)
 
 
 def one(df, **where):
@@ -54,7 +56,8 @@ def test_counts_are_comparable_with_relative_tolerances(cells):
 
 
 def test_demo_top1_is_not_comparable_but_counts_are(tmp_path):
-    df = collect_lavit([evaluation(tmp_path, "LaViT-T", "lavit_tiny_224", 17.0)], PAPER, "demo", comparable=False)
+    df = collect_lavit([evaluation(tmp_path, "LaViT-T", "lavit_tiny_224", 17.0)], PAPER, "demo", comparable=False,
+                       counter=counting)
     assert one(df, row="LaViT-T", column="top1").status == "not comparable"
     assert one(df, row="LaViT-S", column="params_m").status == "reproduced"
 
@@ -67,12 +70,13 @@ def test_claims_per_size(cells, tmp_path):
     assert "reproduced Δ +1.40 (holds)" in small
     assert "reproduced Δ pending" in next(line for line in lines if "LaViT-T" in line)
     worse = collect_lavit([evaluation(tmp_path, "LaViT-S", "lavit_small_224", 80.0),
-                           evaluation(tmp_path, "PVTv2-b2", "pvt_v2_b2", 81.0)], PAPER, "paper", comparable=True)
+                           evaluation(tmp_path, "PVTv2-b2", "pvt_v2_b2", 81.0)], PAPER, "paper", comparable=True,
+                          counter=counting)
     assert "reproduced Δ -1.00 (does not hold)" in " ".join(lavit_claims(worse))
 
 
 def test_page_lists_every_reconstructed_choice(cells):
-    text = render_page("lavit", cells, {"name": "paper", "comparable_to_paper": True}, commit="abc",
+    text = render_page(TABLES["lavit"], cells, {"name": "paper", "comparable_to_paper": True}, commit="abc",
                        figures={"lavit_attention_saturation.png": "figures/lavit_attention_saturation.png"})
     assert text.startswith("# LaViT against the PVTv2 it modifies: ImageNet-1k, COCO and ADE20K")
     assert "| LaViT-S  | `lavit_small_224` | 22.4" in text
@@ -88,7 +92,7 @@ def test_report_md_counts_lavit_cells(cells):
     # one top-1 reproduced, one off, four pending; 5 + 6 counted cells reproduced, one off (LaViT-T params)
     assert m.loc["lavit", "reproduced"] == 1 + 5 + 6 and m.loc["lavit", "off"] == 1 + 1
     assert m.loc["lavit", "pending"] == 4
-    text = render_report(results, {"name": "paper", "comparable_to_paper": True}, "# T1\n", {}, commit="abc")
+    text = render_report(results, {"name": "paper", "comparable_to_paper": True}, "# T1\n", {}, commit="abc", tables=list(TABLES.values()))
     assert "## LaViT against the PVTv2 it modifies: ImageNet-1k, COCO and ADE20K" in text
     assert "### The paper's claims" in text and "### Reconstructed design choices" in text
     assert isinstance(results, pd.DataFrame) and set(results.table) == {"lavit"}

@@ -5,6 +5,7 @@ import math
 import pandas as pd
 import pytest
 
+from editrepro.tables import TABLES
 from editrepro.reporting.comparisons import paired_comparisons
 from editrepro.reporting.power import claim_power, power_counts, power_frame, power_lines, seed_sd
 from editrepro.reporting.tables import comparison_section
@@ -88,9 +89,9 @@ def test_the_report_counts_resolvable_claims_and_shows_the_power():
     from editrepro.reporting.results import CELL_COLUMNS
 
     one = per_seed({0: 81.9}, {0: 81.2}).reindex(columns=CELL_COLUMNS).assign(tolerance=0.5)
-    text = render_report(one, {"name": "t", "comparable_to_paper": True, "stats": STATS}, "# Table 1\n", {})
+    text = render_report(one, {"name": "t", "comparable_to_paper": True, "stats": STATS}, "# Table 1\n", {}, tables=list(TABLES.values()))
     assert "0 resolvable, 1 not resolvable" in text and "0.28 (prior)" in text
     three = per_seed({0: 81.9, 1: 81.8, 2: 81.8}, {0: 81.3, 1: 81.4, 2: 81.3})
     text = render_report(three.reindex(columns=CELL_COLUMNS).assign(tolerance=0.5),
-                         {"name": "t", "comparable_to_paper": True, "stats": STATS}, "# Table 1\n", {})
+                         {"name": "t", "comparable_to_paper": True, "stats": STATS}, "# Table 1\n", {}, tables=list(TABLES.values()))
     assert "1 resolvable, 0 not resolvable" in text and "0.10 (measured)" in text

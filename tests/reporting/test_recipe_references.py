@@ -6,6 +6,7 @@ import re
 import pytest
 import yaml
 
+from editrepro.tables import TABLES
 from editrepro.provenance import project_root
 from editrepro.reporting.recipe_references import load_references, render_recipe_references
 from editrepro.schema import ConfigError
@@ -108,7 +109,7 @@ def test_the_section_is_in_the_report():
 
     results = collect_table3([], load_paper_tables(), "paper", comparable=True)
     cfg = {"name": "paper", "comparable_to_paper": True, "recipes": PAPER["recipes"], "compute": {"amp": "fp16"}}
-    text = render_report(results, cfg, "# Table 1 x\n", {})
+    text = render_report(results, cfg, "# Table 1 x\n", {}, tables=list(TABLES.values()))
     assert "\n## Recipes against their references\n" in text
     assert text.index("## Recipes against their references") < text.index("## Compute")
     assert "### `lavit_in1k`" in text and isinstance(results, pd.DataFrame)

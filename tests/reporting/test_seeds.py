@@ -6,10 +6,11 @@ import math
 import pandas as pd
 import pytest
 
+from editrepro.tables import TABLES
 from editrepro.reporting.comparisons import paired_comparisons
 from editrepro.reporting.paper import load_paper_tables
 from editrepro.reporting.results import collect_table3, summarize_cells
-from editrepro.reporting.tables import SECTIONS, render_page
+from editrepro.reporting.tables import render_page
 
 PAPER = load_paper_tables()
 T2 = 12.706204736174698   # Student t, 97.5%, 1 degree of freedom
@@ -71,8 +72,8 @@ def test_one_seed_renders_the_tables_as_before(tmp_path):
     values = {("EDIT-S", 0): 81.6, ("DeiT3-S", 0): 80.1}
     per_seed = collect_table3(evals(tmp_path, values), PAPER, "paper", comparable=True)
     # before seeds, a table's renderer took the collector's rows directly (one per cell)
-    before = SECTIONS["table3"](per_seed.drop(columns=["seed"]))
-    assert SECTIONS["table3"](summarize_cells(per_seed)) == before
+    before = TABLES["table3"].sections(per_seed.drop(columns=["seed"]))
+    assert TABLES["table3"].sections(summarize_cells(per_seed)) == before
     assert "| 81.60        | -0.20 | ✓ " in before and "] (n=" not in before
 
 
@@ -86,7 +87,7 @@ def test_several_seeds_show_the_interval_and_the_paired_comparison(tmp_path):
     assert pair.b_row == "DeiT3-S" and pair.n == 3 and pair.gain == pytest.approx(1.4 / 3)
     assert pair.gain_stdev == pytest.approx(math.sqrt(((0.5 - 1.4 / 3) ** 2 * 2 + (0.4 - 1.4 / 3) ** 2) / 2))
     assert pair.claimed == pytest.approx(0.5) and pair.verdict == "A > B" and pair.ci_low > 0
-    page = render_page("table3", per_seed, {"name": "paper", "comparable_to_paper": True})
+    page = render_page(TABLES["table3"], per_seed, {"name": "paper", "comparable_to_paper": True})
     assert "81.90 ± 0.10 [" in page and "(n=3)" in page
     assert "**EDIT-S vs DeiT3-S** (Table 3a, 224², top1): the paper claims +0.5; reproduced +0.47 ± 0.06" in page
     assert "gain distinguishable from zero" in page
@@ -158,7 +159,7 @@ def test_imagenet_v2_and_real_columns_and_their_paired_gain(tmp_path):
                                                                   "imagenet_v2")
     pair = one(paired_comparisons(per_seed), a_row="EDIT-S", column="top1_v2")
     assert pair.gain == pytest.approx((0.2 + 0.5) / 2) and pd.isna(pair.claimed)   # the paper prints no V2
-    page = render_page("table3", per_seed, {"name": "paper", "comparable_to_paper": True})
+    page = render_page(TABLES["table3"], per_seed, {"name": "paper", "comparable_to_paper": True})
     assert "| ImageNet-V2 " in page and "| ReaL " in page and "70.30 ± 0.28 [" in page
 
 

@@ -4,6 +4,8 @@ import json
 import pandas as pd
 import pytest
 
+from editrepro.analysis import counting
+from editrepro.tables import TABLES
 from editrepro.reporting.paper import load_paper_tables
 from editrepro.reporting.report import render_report, reproduction_matrix
 from editrepro.reporting.results import collect_table3, collect_table4, collect_table5, combine
@@ -55,7 +57,7 @@ def test_demo_cells_are_not_comparable(tmp_path):
 
 
 def test_table3_page(table3_cells):
-    text = render_page("table3", table3_cells, {"name": "paper", "comparable_to_paper": True}, commit="0123456789abcdef")
+    text = render_page(TABLES["table3"], table3_cells, {"name": "paper", "comparable_to_paper": True}, commit="0123456789abcdef")
     assert text.startswith("# Table 3: ImageNet-1k top-1 of EDIT and DeiT III")
     assert "from commit `0123456789ab`" in text and "Not comparable" not in text
     # 10 + 8 rows not cited, 2 run, 4 printed "-" by the paper (in1k 384): 12 pending
@@ -69,7 +71,7 @@ def test_table3_page(table3_cells):
     assert rows[("EDIT-S", "224²")][4:9] == ["81.8", "81.60", "-0.20", "✓", "abcdef12"]
     assert rows[("DeiT3-S", "224²")][4:8] == ["81.3", "80.10", "-1.20", "✗ off"]
     assert rows[("EDIT-B", "224²")][4:8] == ["83.7", "–", "–", "pending"]
-    demo = render_page("table3", table3_cells, {"name": "demo"})
+    demo = render_page(TABLES["table3"], table3_cells, {"name": "demo"})
     assert "**Not comparable to the paper.**" in demo
 
 
@@ -89,7 +91,7 @@ def test_table4_cells_and_layout(tmp_path):
 
 def test_table5_params_are_comparable_on_any_config(tmp_path):
     e = write_eval(tmp_path, "s", miou_ss=20.0, miou_ms=21.0, params_paper_arch=26_700_000, tags={"row": "EDIT-S"})
-    df = collect_table5([e], PAPER, "demo", comparable=False)
+    df = collect_table5([e], PAPER, "demo", comparable=False, counter=counting)
     assert cell(df, row="EDIT-S", column="params_m").status == "reproduced"       # 26.7 vs the paper's 27
     assert cell(df, row="EDIT-S", column="miou_ss").status == "not comparable"
     assert cell(df, row="DeiT3-B", column="miou_ms").status == "pending"
@@ -116,13 +118,13 @@ def test_reproduction_matrix_counts_and_the_report(table3_cells, tmp_path):
     assert m.loc["table4", "off"] == 1 and m.loc["table4", "pending"] == 9 and m.loc["table4", "cited"] == 6
     assert m.loc["all", "pending"] == 12 + 9
     text = render_report(results, {"name": "paper", "comparable_to_paper": True}, "# Table 1 x\n\n## Table 1: y\n",
-                         {"fig4_top1_vs_flops.png": "figures/fig4_top1_vs_flops.png"}, commit="abc")
+                         {"fig4_top1_vs_flops.png": "figures/fig4_top1_vs_flops.png"}, commit="abc", tables=list(TABLES.values()))
     assert text.startswith("# EDIT against DeiT III, LaViT against PVTv2: reproduction report")
     assert "## Reproduction matrix" in text and "### Table 1: y" in text and "## Table 4" in text
     assert "![Fig. 4: top-1 against FLOPs" in text and "(figures/fig4_top1_vs_flops.png)" in text
     assert "FLOPs** are multiply-accumulates" in text and "## Table 5" not in text
     page = "# Attention sinks of any timm ViT\n\nGenerated ...\n\n## Sink scores\n\n| model | sink score |\n"
-    text = render_report(results, {"name": "paper", "comparable_to_paper": True}, "# Table 1 x\n", {}, pages=[page])
+    text = render_report(results, {"name": "paper", "comparable_to_paper": True}, "# Table 1 x\n", {}, pages=[page], tables=list(TABLES.values()))
     section = text.split("## Attention sinks of any timm ViT\n", 1)[1]
     assert section.lstrip().startswith("Generated ...") and "### Sink scores" in section
     assert text.index("## Attention sinks") < text.index("## Compute")

@@ -79,10 +79,11 @@ def shared_run(tmp_path_factory, mlflow_server):
     """One reduced demo run that several tests read, each asserting its own part of it (the suite runs it once):
     Table 3a with EDIT-T, DeiT3-T and a plain timm ViT with registers, ViTReg-T (depth 1, two epochs), and DeiT3-T by
     DeiT III's own recipe (one epoch) up to reports/table3.md; LaViT's table with LaViT-T and PVTv2-b1 (one epoch, 64 px), LaViT-T also as RetinaNet and
-    UperNet (one short epoch each), up to reports/lavit.md; and the attention analyses (`attention_sink`,
-    `calibrate`) of those four and of the random timm DeiT III-S file. Every job logs to a real `mlflow server`.
-    Read by test_mlflow_server.py, test_baselines.py, test_attention_workflow.py, test_timm_row.py and
-    test_workflow.py."""
+    UperNet (one short epoch each), up to reports/lavit.md; the attention analyses (`attention_sink`,
+    `calibrate`) of those four and of the random timm DeiT III-S file; and the two ablation tables, one variant each
+    (EDIT-T with W_q/W_o in its decoder, LaViT-T without the DP loss). Every job logs to a real `mlflow server`.
+    Read by test_mlflow_server.py, test_baselines.py, test_attention_workflow.py, test_timm_row.py,
+    test_ablation_workflow.py and test_workflow.py."""
     import yaml
 
     work = copy_workflow(tmp_path_factory.mktemp("shared") / "wf")
@@ -98,6 +99,9 @@ def shared_run(tmp_path_factory, mlflow_server):
                      "lavit": demo["tables"]["lavit"]}
     cfg["tables"]["lavit"]["dense"] = {"detection": {"models": ["LaViT-T"], "schedules": ["1x"]},
                                        "segmentation": {"models": ["LaViT-T"], "heads": ["upernet"]}}
+    # the ablation tables, one variant each: against EDIT-T's Table 3a run and LaViT-T's own
+    cfg["tables"]["edit_ablation"] = {"base": "EDIT-T", "variants": {"qo_proj": {"args": {"decoder_qo_proj": True}}}}
+    cfg["tables"]["lavit_ablation"] = {"base": "LaViT-T", "variants": {"no_dp_loss": {"set": {"dp_loss_weight": 0.0}}}}
     cfg["recipes"]["in1k_pretrain"]["set"].update(epochs=2, warmup_epochs=0)
     for recipe in ("deit3_official_in1k_small", "lavit_in1k"):
         cfg["recipes"][recipe]["set"].update(epochs=1, warmup_epochs=0)
@@ -106,7 +110,8 @@ def shared_run(tmp_path_factory, mlflow_server):
     cfg["attention"]["count"] = 4
     (work / "shared.yaml").write_text(yaml.safe_dump(cfg))
     env = dict(os.environ, MLFLOW_TRACKING_URI=mlflow_server)
-    r = snakemake(work, "reports/table3.md", "reproduce_lavit", "attention_sink", "calibrate", "--cores", "2",
+    r = snakemake(work, "reports/table3.md", "reproduce_lavit", "attention_sink", "calibrate",
+                  "reproduce_edit_ablation", "reproduce_lavit_ablation", "--cores", "2",
                   "--configfile", "shared.yaml", timeout=1200, env=env)
     return SimpleNamespace(work=work, cfg=cfg, result=r, out=r.stdout + r.stderr, uri=mlflow_server, env=env)
 

@@ -5,7 +5,8 @@ import re
 import yaml
 from conftest import job_stats, snakemake
 
-IMAGENET1K_RUNS = re.compile(r"(in1k|in21k)(_official)?_(224|384)|lavit_224")   # _official: DeiT III's own recipe
+IMAGENET1K_RUNS = re.compile(r"(in1k|in21k)(_official)?_(224|384)|lavit_224|edit_ablation|lavit_ablation")   # _official: DeiT
+# III's own recipe; the ablation tables' variants are ImageNet-1k classifiers too
 
 
 def evaluate_commands(out: str) -> dict:

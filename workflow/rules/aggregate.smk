@@ -1,5 +1,5 @@
 # Aggregation: a table's evaluations and its jobs' benchmark files -> tidy parquet.
-# One rule for every table (TABLES in common.smk says what each is made of).
+# One rule for every table (editrepro.tables says what each is made of; PLANNED_TABLES in common.smk which this config has).
 
 
 rule aggregate_table:
@@ -7,8 +7,8 @@ rule aggregate_table:
         evals=table_evals,
         paper="config/paper_tables.yaml",
     output:
-        cells=f"{RESULTS}/{{table}}.parquet",
-        jobs=f"{RESULTS}/{{table}}_jobs.parquet",
+        cells=LAYOUT.table("{table}"),
+        jobs=LAYOUT.table_jobs("{table}"),
     params:
         config=config_json(),
         benchmarks=table_benchmarks,
@@ -26,7 +26,7 @@ rule aggregate_table:
 rule results:
     input:
         table1="results/table1.parquet",
-        parts=[f"{RESULTS}/{t}.parquet" for t in TABLES],
+        parts=[LAYOUT.table(t) for t in PLANNED_TABLES],
     output:
         f"{RESULTS}/results.parquet",
     params:

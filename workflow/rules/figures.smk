@@ -27,3 +27,22 @@ rule figures_table3:
         "editrepro figures --config {params.config} --cells {input.cells} --table1 {input.table1} "
         "--deit3 {input.deit3} --edit {input.edit} --data-root {params.data_root} --runs {params.runs} "
         "--out-dir {params.out_dir} > {log} 2>&1"
+
+
+# An ablation table's variants against their full model (reports/<table>.md shows it).
+rule figures_ablation:
+    input:
+        cells=LAYOUT.table("{table}"),
+    output:
+        report("reports/figures/{table}_deltas.png", caption="../report/figures.rst", category="Figures"),
+    params:
+        config=config_json(),
+    wildcard_constraints:
+        table=ABLATION_TABLES,
+    log:
+        f"{LOGS}/figures_ablation/{{table}}.log",
+    conda:
+        ENV
+    shell:
+        "editrepro ablation-figure --table {wildcards.table} --cells {input.cells} --config {params.config} "
+        "--out {output} > {log} 2>&1"

@@ -23,7 +23,7 @@ rule report:
         results=f"{RESULTS}/results.parquet",
         table1="reports/table1.md",
         figures=[f"reports/figures/{name}" for name in FIGURES_T3] + ([SATURATION_FIGURE] if saturation_models() else []),
-        jobs=[f"{RESULTS}/{t}_jobs.parquet" for t in TABLES],
+        jobs=[LAYOUT.table_jobs(t) for t in PLANNED_TABLES],
         pages=ATTENTION_REPORTS,
         recipe_references="config/recipe_references.yaml",
     output:

@@ -5,7 +5,9 @@ HELP = "gather a table's evaluations and job benchmarks into results parquet"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--table", required=True, choices=["table3", "table4", "table5", "lavit", "all"],
+    from ..tables import TABLES   # the registered tables (no torch)
+
+    p.add_argument("--table", required=True, choices=[*TABLES, "all"],
                    help="one table's cells from its evaluations, or 'all': the tables' cells combined")
     p.add_argument("--parts", nargs="*", default=[], help="with --table all: the tables' cells parquets")
     p.add_argument("--table1", help="with --table all: results/table1.parquet")
@@ -24,7 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..fileio import atomic_path
     from ..reporting.paper import load_paper_tables
-    from ..reporting.results import COLLECTORS, collect_jobs, summarize_cells
+    from ..reporting.results import collect_jobs, summarize_cells
+    from ..tables import TABLES
     from ..schema import config_arg
 
     config = config_arg(args.config)
@@ -41,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.jobs_out:
         raise ValueError(f"--table {args.table} writes the table's jobs too: give --jobs-out")
-    cells = COLLECTORS[args.table](args.evals, load_paper_tables(args.paper_tables), config["name"],
+    cells = TABLES[args.table].collect(args.evals, load_paper_tables(args.paper_tables), config["name"],
                                    bool(config.get("comparable_to_paper", False)))
     jobs = collect_jobs(args.benchmarks, args.runs_root)
     for frame, path in ((cells, args.out), (jobs, args.jobs_out)):

@@ -24,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
     import glob
     import json
 
+    from ..analysis.counting import job_counts
     from ..fileio import atomic_write_text
     from ..provenance import git_commit, project_root
     from ..reporting.cost import estimate, render_cost
@@ -37,7 +38,9 @@ def run(args: argparse.Namespace) -> int:
     loader_file = Path(args.loader) if args.loader else project_root() / "benchmarks/results/dataloader_throughput.json"
     loader = json.loads(loader_file.read_text()) if loader_file.is_file() else None
     config["loader"] = loader
-    df = estimate(json.loads(args.plan), config, runs_root, files, loader)
+    plan = json.loads(args.plan)
+    # each job's forward GMACs (models built on the meta device) and training-set size: reporting builds no models
+    df = estimate(plan, config, runs_root, files, loader, **job_counts(plan, bool(config.get("generate_demo"))))
     claims = None
     if args.cells is not None:
         from ..reporting.paper import load_paper_tables

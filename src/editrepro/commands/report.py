@@ -5,7 +5,9 @@ HELP = "render a table's results as markdown"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--table", required=True, choices=["table3", "table4", "table5", "lavit", "all"],
+    from ..tables import TABLES   # the registered tables (no torch)
+
+    p.add_argument("--table", required=True, choices=[*TABLES, "all"],
                    help="one table's page, or 'all': reports/report.md from the combined results")
     p.add_argument("--config", required=True,
                    help="the workflow config: JSON text, or a YAML / JSON config file (config/config.yaml)")
@@ -26,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from ..provenance import git_commit
     from ..reporting.tables import render_page
     from ..schema import config_arg
+    from ..tables import TABLES
 
     config = config_arg(args.config)
 
@@ -42,11 +45,12 @@ def run(args: argparse.Namespace) -> int:
         from ..reporting.report import render_report
 
         text = render_report(cells, config, Path(args.table1_report).read_text(), figures,
-                             jobs=jobs, commit=git_commit(), pages=[Path(p).read_text() for p in args.pages])
+                             jobs=jobs, commit=git_commit(), pages=[Path(p).read_text() for p in args.pages],
+                             tables=list(TABLES.values()))
         atomic_write_text(args.out, text)
         print(f"wrote {args.out}")
         return 0
-    text = render_page(args.table, cells, config,
+    text = render_page(TABLES[args.table], cells, config,
                        table1=pd.read_parquet(args.table1) if args.table1 else None,
                        jobs=jobs, commit=git_commit(), figures=figures)
     atomic_write_text(args.out, text)

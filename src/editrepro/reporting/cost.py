@@ -14,78 +14,16 @@ resolution (``benchmarks/dataloader_throughput.py``, ``benchmarks/results/datalo
 """
 import math
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 import pandas as pd
 from tabulate import tabulate
 
-from ..models.complexity import count_complexity, measure
 from ..recipes import load_recipe
 from ..schema import read_json
 from .markdown import generated_line
 
-__all__ = ["TRAIN_IMAGES", "train_images", "estimate", "render_cost"]
-
-# Training-set sizes at full scale (the splits the readers use).
-TRAIN_IMAGES = {
-    "imagenet1k": 1_281_167, "imagenet21k": 11_060_223, "cifar10": 50_000, "cifar100": 50_000,
-    "flowers102": 2_040, "dtd": 3_760, "caltech256": 15_360, "ade20k": 20_210,
-    "coco": 117_266,   # train2017 images with at least one box (those the detector trains on)
-}
-
-
-def train_images(dataset: str, demo: bool) -> int:
-    if not demo:
-        return TRAIN_IMAGES[dataset]
-    from ..data.demo import DemoSizes
-
-    d = DemoSizes()
-    sizes = {
-        "imagenet1k": d.imagenet1k_classes * d.imagenet1k_train_per_class,
-        "imagenet21k": d.imagenet21k_expected()["train"],
-        "cifar10": 10 * d.cifar10_train_per_class,
-        "cifar100": 100 * d.cifar100_train_per_class,
-        "flowers102": 102 * (d.flowers102_per_class[0] + d.flowers102_per_class[1]),   # train + val
-        "dtd": 47 * (d.dtd_per_class[0] + d.dtd_per_class[1]),                        # train1 + val1
-        "caltech256": d.caltech256_classes * 60,
-        "ade20k": d.ade20k_train,
-        "coco": d.coco_train,
-    }
-    if dataset not in sizes:
-        raise ValueError(f"no demo size for {dataset}")
-    return sizes[dataset]
-
-
-def detection_input(recipe) -> tuple:
-    """The (H, W) a detector trains on, for its cost: the largest shorter side and a 1.6 aspect ratio (COCO's
-    typical 640 x 427 image resized), the longer side capped, both padded to the pyramid's 32."""
-    h = max(recipe.min_size)
-    w = min(round(1.6 * h), recipe.max_size)
-    return (-(-h // 32) * 32, -(-w // 32) * 32)
-
-
-def job_gmacs(job: Dict[str, Any], recipe=None) -> float:
-    """Forward GMACs of one training image of ``job``: the whole model (Segmenter, a dense segmenter or a
-    detector for those stages)."""
-    args = job.get("args", {})
-    if job["stage"].startswith("detect"):
-        from ..detection import detector_complexity
-
-        return detector_complexity(job["arch"], input_size=detection_input(recipe), fpn_channels=recipe.fpn_channels,
-                                   backbone_kwargs=args)["gmacs"]
-    if job["stage"].startswith("segment_"):
-        from ..segmentation.factory import seg_model_complexity
-
-        return seg_model_complexity(recipe, job["arch"], crop=job["img_size"], model_kwargs=args)["gmacs"]
-    if job["stage"] != "segment":
-        return count_complexity(job["arch"], img_size=job["img_size"], **args).gmacs
-    import torch
-
-    from ..segmentation import create_segmenter
-
-    with torch.device("meta"):
-        model = create_segmenter(job["arch"], 150, job["img_size"], backbone_kwargs=args).eval()
-    return measure(model, (job["img_size"], job["img_size"])).gmacs
+__all__ = ["estimate", "render_cost"]
 
 
 def _throughputs(paths: Iterable[Path], gpu: str) -> Dict[tuple, float]:
@@ -125,20 +63,31 @@ def cores_per_gpu(gpu_images_per_sec: float, recipe: str, img_size: int,
     return max(1, math.ceil(gpu_images_per_sec / rates[size]))
 
 
+def _count(counts: Mapping[str, Any], job: Dict[str, Any], what: str):
+    try:
+        return counts[job["job"]]
+    except KeyError:
+        raise KeyError(f"no {what} given for job {job['job']!r} (editrepro.analysis.counting.job_counts counts "
+                       "them)") from None
+
+
 def estimate(plan: List[Dict[str, Any]], config: Dict[str, Any], runs_root: Optional[Path] = None,
-             throughput_files: Iterable[Path] = (), loader: Optional[Dict[str, Any]] = None) -> pd.DataFrame:
-    demo = bool(config.get("generate_demo"))
+             throughput_files: Iterable[Path] = (), loader: Optional[Dict[str, Any]] = None, *,
+             gmacs: Mapping[str, float], train_images: Mapping[str, int]) -> pd.DataFrame:
+    """One row per training job of ``plan``. ``gmacs``: job name -> forward GMACs of one training image (the whole
+    model); ``train_images``: job name -> images of one epoch of its dataset. Reporting builds no models: the
+    ``cost`` command counts both with ``editrepro.analysis.counting.job_counts``."""
     peak = float(config["peak_tflops"]) * 1e12 * float(config["mfu"])
     measured_rates = _throughputs(throughput_files, str(config.get("gpu", "")))
     rows = []
     for job in plan:
         recipe = load_recipe(job["recipe"], job.get("overrides"))
-        gmacs = job_gmacs(job, recipe)
-        images = train_images(job["dataset"], demo) * recipe.epochs
-        flops = 3 * 2 * gmacs * 1e9 * images
+        macs = _count(gmacs, job, "GMACs")
+        images = _count(train_images, job, "training images") * recipe.epochs
+        flops = 3 * 2 * macs * 1e9 * images
         rate = next((v for (arch, size, _), v in measured_rates.items()
                      if arch == job["arch"] and size == job["img_size"] and not job.get("args")), None)
-        gpu_rate = rate or peak / (3 * 2 * gmacs * 1e9)             # images/s one GPU trains
+        gpu_rate = rate or peak / (3 * 2 * macs * 1e9)              # images/s one GPU trains
         measured = None
         bench = Path(job["benchmark"])
         if bench.is_file() and runs_root is not None:
@@ -147,7 +96,7 @@ def estimate(plan: List[Dict[str, Any]], config: Dict[str, Any], runs_root: Opti
             measured = float(pd.read_csv(bench, sep="\t")["s"].iloc[-1]) * devices / 3600
         rows.append(dict(job=job["job"], stage=job["stage"], model=job["model"], seed=job.get("seed", 0), arch=job["arch"],
                          resolution=job["resolution"], img_size=job["img_size"], epochs=recipe.epochs,
-                         images=images, gflops_per_image=2 * gmacs, pflops=flops / 1e15,
+                         images=images, gflops_per_image=2 * macs, pflops=flops / 1e15,
                          estimate_gpu_hours=flops / peak / 3600,
                          throughput_gpu_hours=images / rate / 3600 if rate else None,
                          measured_device_hours=measured, gpu_images_per_sec=gpu_rate,

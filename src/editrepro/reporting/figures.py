@@ -176,3 +176,36 @@ def attention_saturation(stats: Dict[str, Dict[str, list]], out: Path, note: str
                   + (f"; {note}" if note else "")), fontsize=8, y=0.01, va="bottom")
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     return save_png(fig, out)
+
+
+def ablation_deltas(cells: pd.DataFrame, out: Path, title: str, note: str = "") -> Path:
+    """An ablation table's variants against their full model: each variant's mean per-seed difference in top-1
+    (variant - full) with its 95% t-interval (a point alone with one seed), zero marked."""
+    from .results import summarize_cells
+
+    deltas = summarize_cells(cells)
+    deltas = deltas[deltas["metric"] == "top1_delta"].reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(6.5, 1.6 + 0.5 * max(len(deltas), 1)))
+    y = np.arange(len(deltas))[::-1]
+    mean = deltas["reproduced_value"].astype(float).to_numpy()
+    low = deltas["ci_low"].astype(float).to_numpy() if len(deltas) else np.array([])
+    high = deltas["ci_high"].astype(float).to_numpy() if len(deltas) else np.array([])
+    err = np.nan_to_num(np.vstack([mean - low, high - mean]), nan=0.0) if len(deltas) else None
+    ax.errorbar(mean, y, xerr=err, fmt="o", color="tab:red", capsize=4, zorder=3,
+                label="mean of per-seed differences, 95% interval")
+    for yi, d in zip(y, deltas.itertuples()):
+        ax.annotate(f"n={'' if pd.isna(d.n) else int(d.n)}", (d.reproduced_value, yi), fontsize=7,
+                    xytext=(8, 4), textcoords="offset points")
+    ax.axvline(0, color="grey", linewidth=0.8)
+    ax.set_ylim(-0.8, max(len(deltas), 1) - 0.2)
+    ax.set_yticks(y, deltas["row"].tolist(), fontsize=8)
+    ax.set(xlabel="top-1 difference from the full model (points)", title=title)
+    ax.grid(alpha=0.3, axis="x")
+    if not len(deltas):
+        ax.text(0.5, 0.5, "no variant evaluated yet", ha="center", va="center", transform=ax.transAxes)
+    else:
+        ax.legend(fontsize=8, loc="best")
+    if note:
+        fig.suptitle(note, fontsize=9)
+    fig.tight_layout()
+    return save_png(fig, out)

@@ -12,7 +12,7 @@ from tabulate import tabulate
 
 from .markdown import DEMO_NOTICE, FIGURES, figure_lines, generated_line
 from .results import STATUSES, one_flop_cell_per_figure
-from .tables import SECTIONS, TITLES, comparison_section, render_jobs
+from .tables import comparison_section, render_jobs
 
 __all__ = ["one_flop_cell_per_figure", "reproduction_matrix", "render_report", "figure_lines", "FIGURES"]
 
@@ -22,12 +22,13 @@ FLOP_NOTE = (
     "(and the cited DeiT rows) only match with them left out; every figure is therefore given both ways.")
 
 
-def reproduction_matrix(results: pd.DataFrame) -> pd.DataFrame:
-    """Cells per table and status, the statuses as columns (cited and paper-less rows counted apart)."""
+def reproduction_matrix(results: pd.DataFrame, order: Sequence[str] = ()) -> pd.DataFrame:
+    """Cells per table and status, the statuses as columns (cited and paper-less rows counted apart); Table 1 first,
+    then the tables in ``order`` (the registry's, ``editrepro.tables``), then any other in the order they come."""
     counts = one_flop_cell_per_figure(results).groupby(["table", "status"]).size().unstack(fill_value=0)
     order = [c for c in STATUSES if c in counts.columns]
     counts = counts[order]
-    tables = ["table1", "table3", "table4", "table5", "lavit"]   # the report's order
+    tables = ["table1", *order, *dict.fromkeys(results["table"])]
     counts = counts.reindex([t for t in tables if t in counts.index] + [t for t in counts.index if t not in tables])
     counts.loc["all"] = counts.sum()
     return counts
@@ -43,9 +44,10 @@ def _demote(markdown: str) -> str:
 
 def render_report(results: pd.DataFrame, config: Dict[str, Any], table1_md: str, figures: Dict[str, str],
                   jobs: Optional[pd.DataFrame] = None, commit: Optional[str] = None,
-                  pages: Sequence[str] = ()) -> str:
-    """The whole report; ``pages``: other generated pages (the attention analyses, the calibration) embedded
-    one heading level down, with their own titles as section titles."""
+                  pages: Sequence[str] = (), tables: Sequence = ()) -> str:
+    """The whole report; ``tables``: the registered tables in the report's order (``editrepro.tables``: name,
+    title, sections), each a section where the results hold its cells; ``pages``: other generated pages (the
+    attention analyses, the calibration) embedded one heading level down, with their own titles as section titles."""
     name = config["name"]
     lines = ["# EDIT against DeiT III, LaViT against PVTv2: reproduction report", "",
              generated_line("snakemake all", commit, name)
@@ -57,7 +59,7 @@ def render_report(results: pd.DataFrame, config: Dict[str, Any], table1_md: str,
 
     comparisons = paired_comparisons(results)     # from the per-seed rows
     results = summarize_cells(results)
-    matrix = reproduction_matrix(results)
+    matrix = reproduction_matrix(results, [t.name for t in tables])
     lines += ["## Reproduction matrix", "",
               tabulate(matrix.reset_index().values.tolist(), headers=["table"] + list(matrix.columns),
                        tablefmt="github"), "",
@@ -82,13 +84,13 @@ def render_report(results: pd.DataFrame, config: Dict[str, Any], table1_md: str,
                       f"resolve the claimed gains?\"): {power['resolvable']} resolvable, {power['not resolvable']} "
                       "not resolvable.", ""]
     lines += ["## Table 1: model variants, parameters and FLOPs", "", _demote(table1_md).strip(), ""]
-    for table in ("table3", "table4", "table5", "lavit"):
-        cells = results[results.table == table]
+    for table in tables:
+        cells = results[results.table == table.name]
         if not len(cells):
             continue
-        section = comparison_section(comparisons[comparisons.table == table], config.get("stats"))
-        body = "\n".join([SECTIONS[table](cells), *section])
-        lines += [f"## {TITLES[table]}", "", _demote(body).strip(), ""]
+        section = comparison_section(comparisons[comparisons.table == table.name], config.get("stats"))
+        body = "\n".join([table.sections(cells), *section])
+        lines += [f"## {table.title}", "", _demote(body).strip(), ""]
     for page in pages:
         title = page.splitlines()[0].lstrip("# ").strip() if page.startswith("# ") else "Analysis"
         lines += [f"## {title}", "", _demote(page).strip(), ""]

@@ -9,9 +9,8 @@ up: a missing value stays missing.
 Jobs come from Snakemake's ``benchmark:`` files: wall time per job, with the devices the
 training job recorded, summed into device-hours.
 """
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Protocol
 
 import pandas as pd
 
@@ -19,7 +18,7 @@ from ..baselines import arch_size, is_official_row
 from ..schema import read_json
 from .paper import paper_value
 
-__all__ = ["CELL_COLUMNS", "COLLECTORS", "DENSE_RUNS", "SUMMARY_COLUMNS", "cell_status", "summarize_cells",
+__all__ = ["CELL_COLUMNS", "DENSE_RUNS", "SUMMARY_COLUMNS", "cell_status", "summarize_cells",
            "collect_table3", "collect_table4", "collect_table5", "collect_lavit", "collect_jobs", "combine",
            "table1_cells", "one_flop_cell_per_figure"]
 
@@ -169,17 +168,29 @@ def collect_table4(evals: Iterable[Path], paper_tables: Dict[str, Any], config_n
     return pd.DataFrame.from_records(records, columns=CELL_COLUMNS)
 
 
+class Counter(Protocol):
+    """What the collectors' counted cells come from: models built at the paper's size on the meta device.
+    Reporting builds no models; ``editrepro.analysis.counting`` is one (the registered tables pass it)."""
+
+    def counted(self, arch: str) -> Any:
+        """``arch`` at 224 px, 1000 classes: ``params_m``, ``gmacs`` (all matmuls) and ``gmacs_no_attn``."""
+
+    def dense_counted(self, run: str, arch: str) -> Dict[str, float]:
+        """The whole dense model of LaViT's ``run`` on ``arch`` at the paper's size: ``params_m``, ``gmacs``."""
+
+    def segmenter_params(self, arch: str) -> int:
+        """Parameters of Table 5's Segmenter on ``arch`` (150 classes, 512 crops)."""
+
+
 def collect_table5(evals: Iterable[Path], paper_tables: Dict[str, Any], config_name: str,
-                   comparable: bool) -> pd.DataFrame:
+                   comparable: bool, *, counter: Counter) -> pd.DataFrame:
     """Segmentation: single- and multi-scale mIoU per backbone, and the model's parameters.
 
     Parameters are counted at the paper's size (512 crops, 150 classes) for every row, trained
     or not, like Table 1's: from the evaluation's ``params_paper_arch``, or by building the
-    row's Segmenter on the meta device. They are comparable on any config; mIoU only on a
-    comparable one.
+    row's Segmenter on the meta device (``counter.segmenter_params``). They are comparable on any
+    config; mIoU only on a comparable one.
     """
-    from ..segmentation import segmenter_params
-
     table = paper_tables["table5"]
     tols = table.get("tolerance", {})
     found = _found(evals, "row")
@@ -200,7 +211,7 @@ def collect_table5(evals: Iterable[Path], paper_tables: Dict[str, Any], config_n
         pv = paper_value(row, "params_m") if row is not None else None
         params = (e or {}).get("params_paper_arch")
         if not params and row is not None and row.get("arch"):
-            params = segmenter_params(row["arch"])
+            params = counter.segmenter_params(row["arch"])
         reproduced = params / 1e6 if params else None
         tol = pv.tolerance() if pv is not None else 0.0
         records.append(_cell("table5", label, "params_m", "params_m", pv, reproduced, tol, True, False, e,
@@ -208,18 +219,10 @@ def collect_table5(evals: Iterable[Path], paper_tables: Dict[str, Any], config_n
     return pd.DataFrame.from_records(records, columns=CELL_COLUMNS)
 
 
-@lru_cache(maxsize=None)
-def _counted(arch: str):
-    """Parameters and GMACs of ``arch`` as the paper builds it (meta device, one image)."""
-    from ..models.complexity import count_complexity
-
-    return count_complexity(arch)
-
-
 def collect_lavit(evals: Iterable[Path], paper_tables: Dict[str, Any], config_name: str,
-                  comparable: bool) -> pd.DataFrame:
+                  comparable: bool, *, counter: Counter) -> pd.DataFrame:
     """LaViT's table: top-1 per model from its evaluation, and parameters and GFLOPs counted at the paper's
-    architecture (224 px, 1000 classes) for every row, trained or not, in both FLOP conventions.
+    architecture (224 px, 1000 classes) for every row, trained or not, in both FLOP conventions (``counter``).
 
     Counts are comparable on any config, within the table's relative tolerances (``params_m_rel``,
     ``gmacs_rel``); top-1 within ``top1`` points on a comparable config.
@@ -242,7 +245,7 @@ def collect_lavit(evals: Iterable[Path], paper_tables: Dict[str, Any], config_na
                                  float(tols.get("top1", 0.5)), comparable, False, e, config_name, **where))
         if row is None or not row.get("arch"):
             continue   # a row the config adds: its architecture at the paper's size is unknown
-        c = _counted(row["arch"])
+        c = counter.counted(row["arch"])
         for column, convention, value in (("params_m", "", c.params_m), ("gmacs", "all", c.gmacs),
                                           ("gmacs", "no_attn", c.gmacs_no_attn)):
             pv = paper_value(row, column)
@@ -251,7 +254,7 @@ def collect_lavit(evals: Iterable[Path], paper_tables: Dict[str, Any], config_na
                          **dict(where, model=row["arch"]))
             cell["convention"] = convention
             records.append(cell)
-    records += _dense_cells(dense, table, config_name, comparable)
+    records += _dense_cells(dense, table, config_name, comparable, counter)
     return pd.DataFrame.from_records(records, columns=CELL_COLUMNS)
 
 
@@ -264,23 +267,12 @@ DENSE_RUNS = {
 }
 
 
-@lru_cache(maxsize=None)
-def _dense_counted(run: str, arch: str) -> Dict[str, float]:
-    """Parameters (M) and GMACs of the whole dense model at the paper's size: RetinaNet at 1280 x 800 (80
-    classes), the ADE20K segmenter at 512 x 512 (150 classes, the head's paper widths, no auxiliary head)."""
-    if run.startswith("coco_"):
-        from ..detection import detector_complexity
-
-        return detector_complexity(arch)
-    from ..segmentation.factory import paper_size_complexity
-
-    counts = paper_size_complexity(run[len("ade20k_"):], arch)
-    return {"params_m": counts["params_m_inference"], "gmacs": counts["gmacs"]}
-
-
-def _dense_cells(evals: List[Dict[str, Any]], table: Dict[str, Any], config_name: str, comparable: bool) -> List[Dict]:
+def _dense_cells(evals: List[Dict[str, Any]], table: Dict[str, Any], config_name: str, comparable: bool,
+                 counter: Counter) -> List[Dict]:
     """Cells of the dense runs (``half`` = the run): the reproduced metrics of each evaluation, and the
-    whole model's parameters and GFLOPs counted at the paper's size for every row, trained or not."""
+    whole model's parameters and GFLOPs counted at the paper's size for every row, trained or not: RetinaNet at
+    1280 x 800 (80 classes), the ADE20K segmenter at 512 x 512 (150 classes, the head's paper widths, no
+    auxiliary head), from the evaluation's ``params_paper_arch`` or ``counter.dense_counted``."""
     tols = table.get("dense_tolerance", {})
     found = _index(evals, "half", "row")
     paper_rows = {(r["run"], r["model"]): r for r in table.get("dense_rows", [])}
@@ -303,7 +295,7 @@ def _dense_cells(evals: List[Dict[str, Any]], table: Dict[str, Any], config_name
         if e is not None and e.get("params_paper_arch"):
             counted = {"params_m": e["params_paper_arch"] / 1e6, "gmacs": e.get("gmacs_paper_arch")}
         elif row is not None and row.get("arch"):
-            counted = _dense_counted(run, row["arch"])
+            counted = counter.dense_counted(run, row["arch"])
         else:
             continue
         for column in ("params_m", "gmacs"):
@@ -314,9 +306,6 @@ def _dense_cells(evals: List[Dict[str, Any]], table: Dict[str, Any], config_name
             cell["convention"] = "all" if column == "gmacs" else ""
             records.append(cell)
     return records
-
-
-COLLECTORS = {"table3": collect_table3, "table4": collect_table4, "table5": collect_table5, "lavit": collect_lavit}
 
 
 def combine(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:

@@ -12,8 +12,8 @@ from tabulate import tabulate
 from ..baselines import OFFICIAL_SUFFIX, PUBLISHED_SUFFIX
 from .markdown import figure_lines, fmt, fmt_delta, fmt_value, mark, page_header, text
 
-__all__ = ["TITLES", "table3_sections", "table4_sections", "table5_sections", "lavit_sections", "lavit_claims",
-           "SECTIONS", "render_page", "matrix_counts", "render_jobs"]
+__all__ = ["table3_sections", "table4_sections", "table5_sections", "lavit_sections", "lavit_claims",
+           "render_page", "matrix_counts", "render_jobs"]
 
 HALVES = {"a": "(a) Regular ImageNet-1k training", "b": "(b) ImageNet-21k pretraining, fine-tuned on ImageNet-1k"}
 
@@ -40,14 +40,6 @@ def render_jobs(jobs: pd.DataFrame) -> str:
     totals = jobs.groupby("device_type")["device_hours"].sum()
     summary = ", ".join(f"{'GPU' if t == 'cuda' else t.upper()}-hours: {h:.2f}" for t, h in totals.items())
     return f"{text}\n\nTotal {summary} (wall time of the last attempt x devices, from Snakemake's benchmark files)."
-
-
-TITLES = {
-    "table3": "Table 3: ImageNet-1k top-1 of EDIT and DeiT III",
-    "table4": "Table 4: transfer learning from ImageNet-1k (top-1 %)",
-    "table5": "Table 5: semantic segmentation on ADE20K (Segmenter, mIoU %)",
-    "lavit": "LaViT against the PVTv2 it modifies: ImageNet-1k, COCO and ADE20K",
-}
 
 
 def _counts_line(cells: pd.DataFrame, unit: str) -> str:
@@ -327,7 +319,7 @@ def lavit_dense_sections(cells: pd.DataFrame) -> list:
 def lavit_sections(cells: pd.DataFrame) -> str:
     """Counted Params/FLOPs and reproduced top-1 per model, the dense-prediction tables, the claims per
     size, and the reconstruction."""
-    from ..models.lavit import DESIGN_CHOICES
+    from ..lavit_design import DESIGN_CHOICES
 
     halves = cells.half.fillna("")
     dense = cells[halves != ""]
@@ -412,16 +404,15 @@ PUBLISHED_NOTE = (
     "trained here by DeiT III's own recipe (*(official recipe)*).")
 
 
-SECTIONS = {"table3": table3_sections, "table4": table4_sections, "table5": table5_sections, "lavit": lavit_sections}
-
-
-def render_page(table: str, cells: pd.DataFrame, config: Dict[str, Any], table1: Optional[pd.DataFrame] = None,
+def render_page(table, cells: pd.DataFrame, config: Dict[str, Any], table1: Optional[pd.DataFrame] = None,
                 jobs: Optional[pd.DataFrame] = None, commit: Optional[str] = None,
                 figures: Optional[Dict[str, str]] = None) -> str:
     """A table's own report: title, provenance, the demo notice where it applies, the table, its figures
-    (file name -> path relative to the page), its compute."""
+    (file name -> path relative to the page), its compute. ``table``: a registered table (``editrepro.tables``:
+    its ``name``, ``title`` and ``sections``)."""
     name = config["name"]
-    lines = page_header(TITLES[table], f"snakemake reproduce_{table}", commit, config)
+    table_obj, table = table, table.name
+    lines = page_header(table_obj.title, f"snakemake reproduce_{table}", commit, config)
     if table1 is not None:   # Table 1's measured cells join the table's own, as in the combined results
         from .results import combine, table1_cells
 
@@ -431,7 +422,7 @@ def render_page(table: str, cells: pd.DataFrame, config: Dict[str, Any], table1:
 
     comparisons = paired_comparisons(cells[cells.table == table])
     cells = summarize_cells(cells)
-    body = SECTIONS[table](cells[cells.table == table])
+    body = table_obj.sections(cells[cells.table == table])
     lines += [body, *comparison_section(comparisons, config.get("stats"))]
     if figures:
         lines += ["## Figures", "", *figure_lines(figures)]
