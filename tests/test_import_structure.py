@@ -8,7 +8,8 @@
     rank 1  runtime      editrepro.runtime (distributed, sampling, autocast), editrepro.recipes, editrepro.families,
                          editrepro.baselines, editrepro.plotting, editrepro.tracking, editrepro.schema,
                          editrepro.provenance, editrepro.fileio, editrepro.torchfiles, editrepro.joblock,
-                         editrepro.plan (the torch-free plan: paths, stages, jobs), editrepro.lavit_design
+                         editrepro.plan (the torch-free plan: paths, stages, jobs), editrepro.lavit_design,
+                         editrepro.launch (a job's launch command and Slurm resources)
 
 A module may import modules of its own rank or lower ranks, never of a higher one ("an arrow back up"). No two
 modules, and no two of the top-level parts above (``editrepro.reporting`` and ``editrepro.analysis``, say), may
@@ -38,7 +39,7 @@ LAYERS = {
     "editrepro.runtime": 1, "editrepro.recipes": 1, "editrepro.families": 1, "editrepro.baselines": 1,
     "editrepro.plotting": 1, "editrepro.tracking": 1, "editrepro.schema": 1, "editrepro.provenance": 1,
     "editrepro.fileio": 1, "editrepro.torchfiles": 1, "editrepro.joblock": 1, "editrepro.plan": 1,
-    "editrepro.lavit_design": 1,
+    "editrepro.lavit_design": 1, "editrepro.launch": 1,
 }
 NAMES = {5: "commands", 4: "reporting/analysis", 3: "training/tasks", 2: "data/models", 1: "runtime helpers"}
 

@@ -15,6 +15,7 @@ from editrepro.schema import load_yaml, yaml12_numbers   # torch-free
 from editrepro.plan import STAGES, TRAIN_RULES, Plan, json_flags, tag_flags   # torch-free
 from editrepro.tables import TABLES, evaluation_of   # the registered tables: no torch
 from editrepro.tables.jobs import benchmarks_of, cells_of, cost_cells, jobs_of, planned_tables, training_plan
+from editrepro.launch import launch_command, launch_resources   # torch-free
 
 
 # Numbers as YAML 1.2 reads them, like recipes and --set: Snakemake's loader (YAML 1.1) reads `lr: 2e-3` as a string.
@@ -119,7 +120,8 @@ def compute_args():
 
 
 def launcher(stage):
-    """The job's launch: `editrepro`, or torchrun over its GPUs (one task; one per node with nodes > 1).
+    """The job's launch (editrepro.launch.launch_command): `editrepro`, torchrun --standalone over one node's GPUs,
+    or, for nodes > 1 or compute.launcher srun, srun with one torchrun agent per node (docs/slurm.md).
 
     `stage` is a stage name or a function of the wildcards giving one. Evaluated as each job is planned (a dry run
     too), it checks that the stage's recipe batch splits over the job's devices (check_batch): a job that would fail
@@ -128,16 +130,36 @@ def launcher(stage):
     def launch(wildcards, resources):
         gpus = int(getattr(resources, "gpu", 0) or 0)
         nodes = int(getattr(resources, "nodes", 1) or 1)
+        command = launch_command(gpus, nodes, config["compute"]["launcher"])   # names gpu / nodes / launcher errors
         check_batch(STAGES[stage(wildcards) if callable(stage) else stage]["recipe"], gpus, nodes)
-        if nodes > 1:
-            endpoint = '$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1):29500'
-            return (f"srun --ntasks-per-node=1 torchrun --nnodes={nodes} --nproc_per_node={gpus // nodes} "
-                    f"--rdzv_backend=c10d --rdzv_id=$SLURM_JOB_ID --rdzv_endpoint={endpoint} -m editrepro")
-        if gpus > 1:
-            return f"torchrun --standalone --nproc_per_node={gpus} -m editrepro"
-        return "editrepro"
+        return command
 
     return launch
+
+
+def own_resource(rulename, key, wildcards, input, attempt, default):
+    """The value of resource `key` of this job (the rule's, the profile's set-resources or default-resources)."""
+    value = workflow.get_rule(rulename).resources.get(key)
+    if value is None:
+        return default
+    value = value.evaluate(wildcards, input=input, attempt=attempt, rulename=rulename).value
+    return default if value is None else value
+
+
+def slurm_launch():
+    """What each training job adds to its resources for the Slurm plugin (editrepro.launch.launch_resources). A job
+    that starts its own tasks (nodes > 1, or compute.launcher srun) gets `mpi` (and `tasks`, `tasks_per_gpu` on
+    several nodes), so that the plugin's job step runs its srun as it is instead of inside its own `srun -n1`; other
+    jobs get none (a resource evaluated to None is left out). From the job's own gpu and nodes resources; the
+    training rules' resources end with **slurm_launch()."""
+    def resource(key):
+        def value(wildcards, input, attempt, rulename):
+            gpus = int(own_resource(rulename, "gpu", wildcards, input, attempt, 0) or 0)
+            nodes = int(own_resource(rulename, "nodes", wildcards, input, attempt, 1) or 1)
+            return launch_resources(gpus, nodes, config["compute"]["launcher"]).get(key)
+        return value
+
+    return {key: resource(key) for key in ("mpi", "tasks", "tasks_per_gpu")}
 
 
 def cluster_resource(key):

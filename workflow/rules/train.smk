@@ -35,6 +35,7 @@ for spec in TRAIN_RULES:
             gpu=0,
             slurm_partition=cluster_resource("partition"),
             slurm_account=cluster_resource("account"),
+            **slurm_launch(),
         log:
             LAYOUT.train_log(spec.log, "{model}", "{seed}"),
         benchmark:

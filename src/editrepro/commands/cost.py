@@ -49,5 +49,6 @@ def run(args: argparse.Namespace) -> int:
         config["stats"] = json.loads(args.stats)
         claims = claim_costs(json.loads(args.cells), load_paper_tables(args.paper_tables), df, config["stats"])
     atomic_write_text(args.out, render_cost(df, config, git_commit(), claims=claims))
-    print(f"wrote {args.out}: {df['estimate_gpu_hours'].sum():,.0f} GPU-hours estimated for {len(df)} jobs")
+    print(f"wrote {args.out}: {df['estimate_gpu_hours'].sum():,.0f} GPU-hours estimated for {len(df)} jobs "
+          "(a rule on several nodes: `nodes` and the total `gpu` in the Slurm profile's set-resources, docs/slurm.md)")
     return 0

@@ -142,6 +142,14 @@ def render_cost(df: pd.DataFrame, config: Dict[str, Any], commit: Optional[str] 
     by_stage = df.groupby("stage")["estimate_gpu_hours"].sum()
     lines += ["By stage (estimate): " + ", ".join(f"{k} {v:,.0f} GPU-h" for k, v in by_stage.items()) + ".",
               "", f"**Total estimate: {df['estimate_gpu_hours'].sum():,.0f} GPU-hours** on {config['gpu']}.", ""]
+    if len(df):
+        longest = df.loc[df["estimate_gpu_hours"].idxmax()]
+        hours = longest["estimate_gpu_hours"]
+        lines += [f"*Nodes*: every job runs on one node unless its rule gets `nodes` in the Slurm profile's "
+                  "`set-resources` (`workflow/profiles/slurm/config.yaml`), with `gpu` the total over the nodes: "
+                  "`pretrain_in21k: {gpu: 32, nodes: 4, ...}` runs one torchrun agent per node, 8 GPUs each "
+                  f"(`docs/slurm.md`). The longest job, {longest['job']} ({hours:,.0f} GPU-h), takes about "
+                  f"{hours / 8:,.0f} h on one 8-GPU node, {hours / 16:,.0f} h on 2 and {hours / 32:,.0f} h on 4.", ""]
     if "seed" in df.columns and len(df):
         # each seed repeats every job of the cells it trains: the matrix at n seeds costs n x one seed
         one = df.assign(cell=df["job"].str.rsplit("/", n=1).str[0]).drop_duplicates("cell")["estimate_gpu_hours"].sum()

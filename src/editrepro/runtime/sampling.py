@@ -1,8 +1,10 @@
 """Sampling that makes every step's randomness a function of (seed, epoch, position).
 
 Each sample's augmentation is drawn from its own seed (``SeededDataset``), derived from
-the run seed, the epoch and the sample's position in that epoch's order on this rank, so
-the images a step sees do not depend on workers, on what ran before, or on a restart.
+the run seed, the epoch and the sample's position in that epoch's one global order (rank r's
+position p is position p x world_size + r of it, as the samplers interleave it), so the images
+a step sees do not depend on workers, on what ran before, on a restart, or on how many processes
+share the epoch: one process and N see the same crops and flips of the same images.
 ``ResumableSampler`` yields ``(index, seed)`` pairs and can start mid-epoch, which is what
 lets a killed job resume at the exact step it stopped at.
 """
@@ -100,7 +102,8 @@ class ResumableSampler(Sampler):
     def __iter__(self) -> Iterator[Tuple[int, int]]:
         order = self._order()
         for position in range(self.start, len(order)):
-            yield order[position], mix_seed(self.seed, self.epoch, self.rank, position)
+            # world-size invariant: rank r's position p is position p * world + r of one process's order
+            yield order[position], mix_seed(self.seed, self.epoch, 0, position * self.world_size + self.rank)
 
 
 def sampler_for_eval(n: int, rank: int, world_size: int) -> List[int]:

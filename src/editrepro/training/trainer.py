@@ -71,11 +71,14 @@ class Preempted(Exception):
 class _StopFlag:
     """Set by SIGTERM / SIGUSR1 (Slurm's warning before preemption or the time limit)."""
 
-    def __init__(self):
+    def __init__(self, rank: int = 0):
         self.signal: Optional[int] = None
         self._previous = {}
+        self.rank = rank
+        self._pid = os.getpid()
 
     def install(self) -> None:
+        self._pid = os.getpid()
         for sig in (signal.SIGTERM, signal.SIGUSR1):
             try:
                 self._previous[sig] = signal.signal(sig, self._handle)
@@ -83,8 +86,13 @@ class _StopFlag:
                 pass
 
     def _handle(self, signum, frame) -> None:
+        first = self.signal is None
         self.signal = signum
-        _logger.warning("received %s: checkpointing at the next step boundary", signal.Signals(signum).name)
+        # once per rank, by the rank itself: Slurm signals every process of a step, the DataLoader workers (forks
+        # that inherit this handler) and a second signal too
+        if first and os.getpid() == self._pid:
+            _logger.warning("rank %d received %s: checkpointing at the next step boundary", self.rank,
+                            signal.Signals(signum).name)
 
     def restore(self) -> None:
         for sig, handler in self._previous.items():
@@ -327,7 +335,7 @@ def _train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]], dist_i
     except BaseException as e:
         tracker.fail(e)
         raise
-    stop = _StopFlag()
+    stop = _StopFlag(dist_info.rank)
     stop.install()
 
     def checkpoint(epoch: int, step: int) -> None:
@@ -382,6 +390,9 @@ def _train(cfg: TrainConfig, datasets: Optional[Tuple[Dataset, Dataset]], dist_i
             if result["next_step"] < steps:
                 checkpoint(epoch, result["next_step"])
                 tracker.end(status="KILLED")
+                # every rank leaves once rank 0 has closed its run: on several nodes a torchrun agent whose workers
+                # exited first ends its node's part, and the c10d store it may host, with them (docs/slurm.md)
+                barrier()
                 raise Preempted(f"stopped by {signal.Signals(stop.signal).name} at epoch {epoch}, step "
                                 f"{result['next_step']} of {steps}; {ckpt_path} written, run again to resume")
             if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == r.epochs:
