@@ -113,12 +113,16 @@ def test_reproduction_matrix_counts_and_the_report(table3_cells, tmp_path):
     t4 = collect_table4([write_eval(tmp_path, "x", top1=92.0, tags={"row": "EDIT-B", "column": "cifar100"})],
                         PAPER, "paper", comparable=True)
     results = combine([table3_cells, t4])
+    m = reproduction_matrix(results, ["table4", "table3"])
+    assert list(m.index) == ["table4", "table3", "all"]     # the order given (the registry's), each table once
     m = reproduction_matrix(results)
+    assert list(m.index) == ["table3", "table4", "all"]     # no order: as the results list them
     assert m.loc["table3", "reproduced"] == 1 and m.loc["table3", "off"] == 1 and m.loc["table3", "pending"] == 12
     assert m.loc["table4", "off"] == 1 and m.loc["table4", "pending"] == 9 and m.loc["table4", "cited"] == 6
     assert m.loc["all", "pending"] == 12 + 9
     text = render_report(results, {"name": "paper", "comparable_to_paper": True}, "# Table 1 x\n\n## Table 1: y\n",
-                         {"fig4_top1_vs_flops.png": "figures/fig4_top1_vs_flops.png"}, commit="abc", tables=list(TABLES.values()))
+                         {"fig4_top1_vs_flops.png": "figures/fig4_top1_vs_flops.png"}, commit="abc",
+                         tables=list(TABLES.values()))
     assert text.startswith("# EDIT against DeiT III, LaViT against PVTv2: reproduction report")
     assert "## Reproduction matrix" in text and "### Table 1: y" in text and "## Table 4" in text
     assert "![Fig. 4: top-1 against FLOPs" in text and "(figures/fig4_top1_vs_flops.png)" in text

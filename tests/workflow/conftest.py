@@ -69,9 +69,12 @@ def mlflow_server(tmp_path_factory):
 # The jobs of `shared_run`: Table 3a (three rows, DeiT3-T by its own recipe too: 4 + 1 trainings and evaluations),
 # LaViT's table (2 trainings, 2 + 2 evaluations, one detector, one UperNet), the attention analyses of 5 models
 SHARED_JOBS = {"demo_data": 1, "table1": 1, "pretrain_in1k": 3, "train_deit3_official": 1, "train_lavit": 2, "detect": 1,
-               "segment_dense": 1, "evaluate": 4 + 2 + 2, "figures_lavit": 1, "aggregate_table": 2, "report_table": 2,
-               "reproduce_lavit": 1, "demo_timm_weights": 1, "attention_model": 5, "attention_sink": 1,
-               "calibrate_model": 1, "calibrate": 1, "total": 33}
+               "segment_dense": 1, "evaluate": 4 + 2 + 2 + 2, "figures_lavit": 1, "aggregate_table": 2 + 2,
+               "report_table": 2 + 2, "reproduce_lavit": 1, "demo_timm_weights": 1, "attention_model": 5,
+               "attention_sink": 1, "calibrate_model": 1, "calibrate": 1,
+               # the ablation tables: one variant each (trained, evaluated), their figures and targets
+               "train_ablation": 2, "figures_ablation": 2, "reproduce_edit_ablation": 1,
+               "reproduce_lavit_ablation": 1, "total": 33 + 2 + 2 + 2 + 2 + 2 + 2}
 
 
 @pytest.fixture(scope="session")

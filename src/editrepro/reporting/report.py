@@ -26,9 +26,8 @@ def reproduction_matrix(results: pd.DataFrame, order: Sequence[str] = ()) -> pd.
     """Cells per table and status, the statuses as columns (cited and paper-less rows counted apart); Table 1 first,
     then the tables in ``order`` (the registry's, ``editrepro.tables``), then any other in the order they come."""
     counts = one_flop_cell_per_figure(results).groupby(["table", "status"]).size().unstack(fill_value=0)
-    order = [c for c in STATUSES if c in counts.columns]
-    counts = counts[order]
-    tables = ["table1", *order, *dict.fromkeys(results["table"])]
+    counts = counts[[c for c in STATUSES if c in counts.columns]]
+    tables = list(dict.fromkeys(["table1", *order, *results["table"]]))
     counts = counts.reindex([t for t in tables if t in counts.index] + [t for t in counts.index if t not in tables])
     counts.loc["all"] = counts.sum()
     return counts
