@@ -40,16 +40,16 @@ class AblationTable(Table):
     family = ""
 
     def __init__(self):
-        name = self.name
-        self.evaluations = (Evaluation(
-            name, tags=self._tags, reads=lambda run: "imagenet1k", waits=True, names=True),)
+        # the variants' run folder is the table's name; scored on ImageNet-1k val like the full model's
+        self.evaluations = (Evaluation(self.name, tags=self._tags, reads=lambda run: "imagenet1k", waits=True,
+                                       names=True),)
 
     def _tags(self, plan, run, model, seed) -> Dict[str, Any]:
-        variant = plan.ablation(run, model)
-        change = change_text(plan.table_spec(run)["variants"][model].get("args", {}),
-                             plan.table_spec(run)["variants"][model].get("set", {}))
-        return dict(table=run, row=model, resolution="224", stage=run, ablates=variant["base"], change=change,
-                    config=plan.name, seed=seed)
+        """A variant's evaluation: its row, the full model it ablates and what it changes (the page's label)."""
+        base = plan.ablation(run, model)["base"]          # names the table's variants when `model` is not one
+        change = plan.table_spec(run)["variants"][model] or {}
+        return dict(table=run, row=model, resolution="224", stage=run, ablates=base,
+                    change=change_text(change.get("args", {}), change.get("set", {})), config=plan.name, seed=seed)
 
     def planned(self, plan) -> bool:
         return bool(plan.table_spec(self.name).get("base"))
