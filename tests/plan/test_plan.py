@@ -100,3 +100,17 @@ def test_an_ablation_variant_is_its_full_model_with_its_change():
         ("edit_ablation", "qo_proj", 1), ("edit_ablation", "norm_affine", 0), ("edit_ablation", "norm_affine", 1)]
     with pytest.raises(ValueError, match="has no 'nope'"):
         plan.ablation("edit_ablation", "nope")
+
+
+def test_the_figures_pick_their_models_from_the_tables():
+    from editrepro.tables.jobs import attention_pair, official_recipes, saturation_models
+
+    demo = plan_of("config")
+    assert attention_pair(demo) == ("in1k_224", "EDIT-T", "DeiT3-T", 0)
+    assert saturation_models(demo) == [("DeiT III", "in1k_224", "DeiT3-T", 0), ("EDIT", "in1k_224", "EDIT-T", 0),
+                                       ("LaViT", "lavit_224", "LaViT-T", 0), ("PVTv2", "lavit_224", "PVTv2-b1", 0)]
+    assert official_recipes(demo) == ["deit3_official_in1k_small"]      # DeiT3-T by Small's recipe
+    assert official_recipes(plan_of("paper")) == []                      # the paper config: baselines [paper]
+    no_deit3 = plan_of("config", table3={"in1k": {"models": ["EDIT-T"], "resolutions": [224]}})
+    assert attention_pair(no_deit3) is None
+    assert [label for label, *_ in saturation_models(no_deit3)] == ["LaViT", "PVTv2"]

@@ -14,7 +14,9 @@ from editrepro.recipes import ConfigError, batch_plan, load_recipe   # torch-fre
 from editrepro.schema import load_yaml, yaml12_numbers   # torch-free
 from editrepro.plan import STAGES, TRAIN_RULES, Plan, json_flags, tag_flags   # torch-free
 from editrepro.tables import TABLES, evaluation_of   # the registered tables: no torch
-from editrepro.tables.jobs import benchmarks_of, cells_of, cost_cells, jobs_of, planned_tables, training_plan
+from editrepro.tables.jobs import (attention_pair as attention_pair_of, benchmarks_of, cells_of, cost_cells, jobs_of,
+                                   official_recipes, planned_tables, saturation_models as saturation_models_of,
+                                   training_plan)
 from editrepro.launch import launch_command, launch_resources   # torch-free
 
 
@@ -177,25 +179,18 @@ TRAIN_SHELL = (
 
 
 # -- the tables' cells and the training jobs they need (editrepro.tables over editrepro.plan) ------------------
-def validate_official():
-    """Before any job: every official-recipe chain has a size the README trains and its resolutions; the recipes it
-    uses default to the presets of their names (config/recipes/deit3_official_*), added to `recipes` only when
-    planned (so a config without deit3_official keeps its recipes, and every job, as they were) and checked."""
-    official = [c for c in TABLES["table3"].cells(PLAN) if not c.priced]
-    for c in official:
-        for job_run, chain in PLAN.official_jobs(c.run, c.model):
-            if chain["res"] not in config["resolutions"]:
-                raise ValueError(f"resolutions['{chain['res']}'] is missing: tables.table3.baselines deit3_official "
-                                 f"trains {c.model} at it ({job_run}; DeiT III pretrains ViT-B at 192 px). Set "
-                                 f"resolutions.\"{chain['res']}\" (the paper's matrix: {chain['res']}; a stand-in "
-                                 f"the patch size 16 divides otherwise)")
-            name = STAGES[chain["stage"]]["recipe"]
-            config["recipes"].setdefault(name, {"preset": name, "set": {}})
-    if official:
+def add_official_recipes():
+    """DeiT III's own recipes that Table 3's chains use default to the presets of their names
+    (config/recipes/deit3_official_*), added to `recipes` only when planned (so a config without deit3_official keeps
+    its recipes, and every job, as they were) and checked like the others."""
+    names = official_recipes(PLAN)     # checks each chain's resolution too
+    for name in names:
+        config["recipes"].setdefault(name, {"preset": name, "set": {}})
+    if names:
         validate_recipes()
 
 
-validate_official()
+add_official_recipes()
 
 
 PLAN.check_lavit()
@@ -260,17 +255,8 @@ def table_benchmarks(wildcards):
 
 
 def attention_pair():
-    """(run, EDIT model, DeiT III model, seed) for the attention figures: the first of each family Table 3
-    trains, on the first seed of that half."""
-    for run, _, half, _ in table3_runs():
-        if run not in ("in1k_224", "in21k_224"):
-            continue
-        models = [m for r, m, _, _ in table3_runs() if r == run]
-        edit = next((m for m in models if config["models"][m]["arch"].startswith("edit_")), None)
-        deit3 = next((m for m in models if config["models"][m]["arch"].startswith("deit3")), None)
-        if edit and deit3:
-            return run, edit, deit3, PLAN.seeds_of("table3", "in1k" if half == "a" else "in21k")[0]
-    return None
+    """(run, EDIT model, DeiT III model, seed) of Table 3's attention figures, or None."""
+    return attention_pair_of(PLAN)
 
 
 FIGURES_T3 = ["fig1_attention_sink.png", "fig4_top1_vs_flops.png", "table3_paired_gains.png",
@@ -278,43 +264,8 @@ FIGURES_T3 = ["fig1_attention_sink.png", "fig4_top1_vs_flops.png", "table3_paire
 
 
 def saturation_models():
-    """(label, run folder, model, seed) of the attention-saturation figure: the first LaViT and PVTv2 of LaViT's
-    table (its first seed) and, when Table 3 trains them, the EDIT and DeiT III of its attention figures."""
-    def arch(m):
-        return config["models"][m]["arch"]
-
-    chosen = []
-    for family, prefix in (("LaViT", "lavit_"), ("PVTv2", "pvt_v2")):
-        model = next((m for _, m, _ in lavit_runs() if arch(m).startswith(prefix)), None)
-        if model:
-            chosen.append((family, "lavit_224", model, PLAN.seeds_of("lavit")[0]))
-    if chosen and attention_pair():
-        run, edit, deit3, seed = attention_pair()
-        chosen = [("DeiT III", run, deit3, seed), ("EDIT", run, edit, seed)] + chosen
-    return chosen
-
-
-def in21k_source():
-    """The demo tree (after generation) or the listing/tree the config points at."""
-    if config["data"]["generate_demo"]:
-        return [str(DEMO_MARKER)]
-    listing = config["data"]["imagenet21k_listing"]
-    return [listing] if listing else []
-
-
-def in21k_source_args():
-    root = Path(config["data"]["imagenet21k"])
-    root = root if root.is_absolute() else DATA_ROOT / root
-    listing = config["data"]["imagenet21k_listing"]
-    return f"--root {shlex.quote(str(root))}" + (f" --listing {shlex.quote(listing)}" if listing else "")
-
-
-def in21k_p_args():
-    """`editrepro in21k-p`'s arguments: data.imagenet21k_p (under data.root unless absolute) and its count check."""
-    root = Path(config["data"]["imagenet21k_p"] or ".")
-    root = root if root.is_absolute() else DATA_ROOT / root
-    any_counts = " --any-counts" if config["data"]["imagenet21k_p_counts"] == "any" else ""
-    return f"--root {shlex.quote(str(root))}{any_counts}"
+    """(label, run folder, model, seed) of the attention-saturation figure (editrepro.tables.jobs)."""
+    return saturation_models_of(PLAN)
 
 
 def config_json(stats=False, recipes=False):

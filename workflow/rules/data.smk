@@ -20,13 +20,13 @@ rule demo_data:
 
 rule clean_in21k:
     input:
-        in21k_source(),
+        PLAN.in21k_source(),
     output:
         train=f"{IN21K}/train.parquet",
         val=f"{IN21K}/val.parquet",
         stats=f"{IN21K}/stats.json",
     params:
-        source=in21k_source_args(),
+        source=PLAN.in21k_source_args(),
         out=lambda wildcards, output: Path(output.train).parent,
         rules=lambda wildcards: (
             "--min-images {min_images} --drop-rule {drop_rule} --val-per-class {val_per_class} "
@@ -74,7 +74,7 @@ rule in21k_p:
         val=f"{IN21K_P}/val.parquet",
         stats=f"{IN21K_P}/stats.json",
     params:
-        source=in21k_p_args(),
+        source=PLAN.in21k_p_args(),
         out=lambda wildcards, output: Path(output.train).parent,
     log:
         f"{LOGS}/in21k_p.log",

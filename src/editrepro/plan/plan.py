@@ -80,6 +80,27 @@ class Plan:
             return [str(self.demo_marker)]
         return []
 
+    def in21k_source(self) -> List[str]:
+        """What the ImageNet-21k cleaning reads that a rule makes or a file gives: the demo tree (after
+        generation), else the listing the config points at."""
+        if self.config["data"]["generate_demo"]:
+            return [str(self.demo_marker)]
+        listing = self.config["data"]["imagenet21k_listing"]
+        return [listing] if listing else []
+
+    def in21k_source_args(self) -> str:
+        """`editrepro clean-in21k` / `resize-in21k`'s source: data.imagenet21k and its listing."""
+        listing = self.config["data"]["imagenet21k_listing"]
+        return (f"--root {shlex.quote(self.data_path('imagenet21k'))}"
+                + (f" --listing {shlex.quote(listing)}" if listing else ""))
+
+    def in21k_p_args(self) -> str:
+        """`editrepro in21k-p`'s arguments: data.imagenet21k_p (under data.root unless absolute) and its count check."""
+        root = Path(self.config["data"]["imagenet21k_p"] or ".")
+        root = root if root.is_absolute() else self.data_root / root
+        any_counts = " --any-counts" if self.config["data"]["imagenet21k_p_counts"] == "any" else ""
+        return f"--root {shlex.quote(str(root))}{any_counts}"
+
     def in21k_jobs(self) -> List[str]:
         """The data jobs that make the ImageNet-21k manifests pretraining reads (their benchmark names)."""
         if self.in21k_form == "processed":

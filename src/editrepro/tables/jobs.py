@@ -6,7 +6,8 @@ from typing import Any, Dict, List
 from ..plan import Plan
 from .base import TABLES, Cell
 
-__all__ = ["planned_tables", "cells_of", "jobs_of", "benchmarks_of", "training_plan", "cost_cells"]
+__all__ = ["planned_tables", "cells_of", "jobs_of", "benchmarks_of", "training_plan", "cost_cells", "official_recipes",
+           "attention_pair", "saturation_models"]
 
 
 def planned_tables(plan: Plan) -> List[str]:
@@ -75,3 +76,51 @@ def cost_cells(plan: Plan) -> List[Dict[str, Any]]:
                 jobs=[f"{job['run']}/{c.model}" for job in jobs_of(plan, c)], seeds=[], **extra))
             cell["seeds"].append(c.seed)
     return list(cells.values())
+
+
+def official_recipes(plan: Plan) -> List[str]:
+    """The recipes DeiT III's own chains of Table 3 use (each defaults to the preset of its name), checking that
+    every chain's resolution is configured."""
+    names = []
+    for c in cells_of(plan, "table3"):
+        if c.priced:    # the paper's recipes; the others are DeiT III's own
+            continue
+        for job_run, chain in plan.official_jobs(c.run, c.model):
+            if chain["res"] not in plan.config["resolutions"]:
+                raise ValueError(f"resolutions['{chain['res']}'] is missing: tables.table3.baselines deit3_official "
+                                 f"trains {c.model} at it ({job_run}; DeiT III pretrains ViT-B at 192 px). Set "
+                                 f"resolutions.\"{chain['res']}\" (the paper's matrix: {chain['res']}; a stand-in "
+                                 f"the patch size 16 divides otherwise)")
+            names.append(plan.recipe_name(chain["stage"]))
+    return list(dict.fromkeys(names))
+
+
+def attention_pair(plan: Plan):
+    """(run, EDIT model, DeiT III model, seed) for Table 3's attention figures: the first of each family Table 3
+    trains by the paper's recipes at 224, on the first seed of that half; None if it trains no such pair."""
+    runs = [c for c in cells_of(plan, "table3") if c.priced]
+    for cell in runs:
+        if cell.run not in ("in1k_224", "in21k_224"):
+            continue
+        models = [c.model for c in runs if c.run == cell.run]
+        edit = next((m for m in models if plan.arch(m).startswith("edit_")), None)
+        deit3 = next((m for m in models if plan.arch(m).startswith("deit3")), None)
+        if edit and deit3:
+            return cell.run, edit, deit3, plan.seeds_of("table3", "in1k" if cell.half == "a" else "in21k")[0]
+    return None
+
+
+def saturation_models(plan: Plan) -> List[tuple]:
+    """(label, run folder, model, seed) of the attention-saturation figure: the first LaViT and PVTv2 of LaViT's
+    table (its first seed) and, when Table 3 trains them, the EDIT and DeiT III of its attention figures."""
+    lavit = [c.model for c in cells_of(plan, "lavit") if c.run == "lavit_224"]
+    chosen = []
+    for family, prefix in (("LaViT", "lavit_"), ("PVTv2", "pvt_v2")):
+        model = next((m for m in lavit if plan.arch(m).startswith(prefix)), None)
+        if model:
+            chosen.append((family, "lavit_224", model, plan.seeds_of("lavit")[0]))
+    pair = attention_pair(plan)
+    if chosen and pair:
+        run, edit, deit3, seed = pair
+        chosen = [("DeiT III", run, deit3, seed), ("EDIT", run, edit, seed)] + chosen
+    return chosen
