@@ -91,7 +91,8 @@ def attention_source(name):
 
 
 def model_arg_flags(args):
-    return "".join(f" --model-arg {shlex.quote(f'{k}={json.dumps(v)}')}" for k, v in sorted((args or {}).items()))
+    """` --model-arg k=v ...` (editrepro.plan.json_flags), with its leading space; none without args."""
+    return f" {json_flags('--model-arg', args)}" if args else ""
 
 
 def random_weights_args(wildcards, output):

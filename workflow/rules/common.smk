@@ -14,7 +14,7 @@ from editrepro.recipes import ConfigError, batch_plan, load_recipe   # torch-fre
 from editrepro.schema import load_yaml, yaml12_numbers   # torch-free
 from editrepro.plan import STAGES, TRAIN_RULES, Plan, json_flags, tag_flags   # torch-free
 from editrepro.tables import TABLES, evaluation_of   # the registered tables: no torch
-from editrepro.tables.jobs import (attention_pair as attention_pair_of, benchmarks_of, cells_of, cost_cells, jobs_of,
+from editrepro.tables.jobs import (attention_pair as attention_pair_of, benchmarks_of, cells_of, cost_cells,
                                    official_recipes, planned_tables, saturation_models as saturation_models_of,
                                    training_plan)
 from editrepro.launch import launch_command, launch_resources   # torch-free
@@ -88,21 +88,6 @@ def validate_recipes():
 
 
 validate_recipes()
-
-
-
-
-def recipe_file(stage):
-    return PLAN.recipe_file(stage)
-
-
-def recipe_overrides(stage):
-    """The config's overrides of the preset, as --set flags (also a param: changing one re-runs the job)."""
-    return json_flags("--set", PLAN.recipe_sets(stage))
-
-
-def pixels(res):
-    return PLAN.pixels(res)
 
 
 def compute_args():
@@ -240,11 +225,6 @@ def run_dir(run, model, seed):
     return LAYOUT.run_dir(run, model, seed)
 
 
-def cell_jobs(cell):
-    """The training jobs of a cell, upstream first (editrepro.plan.Plan.chain)."""
-    return jobs_of(PLAN, cell)
-
-
 def table_evals(wildcards):
     return [LAYOUT.eval_json(c.run, c.model, c.seed) for c in table_cells(wildcards.table)]
 
@@ -291,7 +271,7 @@ def train_inputs(spec):
         job = train_job(spec, wildcards)
         return [LAYOUT.weights(job["init"], job["model"], job["seed"])] if job["init"] else []
 
-    return dict(recipe=lambda wildcards: recipe_file(train_job(spec, wildcards)["stage"]),
+    return dict(recipe=lambda wildcards: PLAN.recipe_file(train_job(spec, wildcards)["stage"]),
                 data=lambda wildcards: data_ready(train_job(spec, wildcards)["dataset"]), init=init)
 
 

@@ -8,11 +8,11 @@ import json
 import re
 import shlex
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping
 
 from ..baselines import BASELINES, OFFICIAL, OFFICIAL_STAGES, arch_size, official_chain
 from .layout import Layout
-from .stages import STAGES, TRAIN_RULES
+from .stages import STAGES, TRAIN_RULE, TRAIN_RULES
 
 __all__ = ["Plan", "TrainJob", "tag_flags", "LAVIT_ARCHS", "LAVIT_STRIDE"]
 
@@ -126,7 +126,7 @@ class Plan:
         return [int(x) for x in found]
 
     def model(self, label: str) -> Dict[str, Any]:
-        """``models.<label>`` ({arch, args}), or an ablation variant's: its full model's with the variant's args."""
+        """``models.<label>``: {arch, args}."""
         if label in self.config["models"]:
             return self.config["models"][label]
         raise ValueError(f"model {label!r} is not under 'models' in the config; known: {', '.join(self.config['models'])}")
@@ -246,7 +246,8 @@ class Plan:
 
     # -- the ablation tables ---------------------------------------------------------------------------------------
     def ablation(self, table: str, variant: str) -> Dict[str, Any]:
-        """A variant of ablation table `table`: {base, arch, args, set, stage, base_run}."""
+        """A variant of ablation table `table`: {base, arch, args, set, stage}; args are the full model's with the
+        variant's on top."""
         spec = self.table_spec(table)
         variants = spec.get("variants") or {}
         if variant not in variants:
@@ -255,7 +256,7 @@ class Plan:
         change = variants[variant] or {}
         stage = ABLATION_STAGES[table]
         return dict(base=spec["base"], arch=base["arch"], args={**base.get("args", {}), **change.get("args", {})},
-                    set=change.get("set", {}), stage=stage["stage"], base_run=stage["run"])
+                    set=change.get("set", {}), stage=stage["stage"])
 
     def check_ablations(self, label_pattern: str) -> None:
         """Each ablation table's full model is a model of the config of the family its stage trains, and each
@@ -277,46 +278,39 @@ class Plan:
     # -- one training job, from its rule and wildcards ---------------------------------------------------------------
     def train_job(self, rule: str, wildcards: Mapping[str, Any]) -> TrainJob:
         """Everything a job of training rule `rule` is, from its wildcards (model, seed and the rule's own)."""
-        spec = next(r for r in TRAIN_RULES if r.name == rule)
-        wc = dict(wildcards.items()) if hasattr(wildcards, "items") else dict(wildcards)
+        spec = TRAIN_RULE[rule]
+        wc = dict(wildcards.items())   # Snakemake's Wildcards or a dict
         model, seed = wc["model"], wc["seed"]
         run = spec.run.format(**wc)
-        stage, init = spec.stage.format(**wc) if spec.stage else None, spec.init
-        extra: Dict[str, Any] = {}
+        stage, init, res = spec.stage.format(**wc) if spec.stage else None, spec.init, spec.res.format(**wc)
+        pixels = spec.pixels
+        model_spec = self.config["models"].get(model, {})
+        arch, args, sets = model_spec.get("arch"), model_spec.get("args", {}), {}
         if rule == "train_deit3_official":
             chain = self.official_job(run, model)
             stage, init, res = chain["stage"], chain["init"], chain["res"]
             tags = dict(table="table3", row=model, stage=stage, resolution=res, baseline=OFFICIAL)
-            img_size = self.pixels(res)
-        elif rule == "train_ablation":
+        elif rule == "train_ablation":      # its full model's stage and size, with the variant's change
             variant = self.ablation(run, model)
-            stage, res = variant["stage"], 224
-            img_size = self.lavit_pixels() if stage == "lavit_in1k" else self.pixels(224)
-            tags = dict(table=run, row=model, stage=stage, resolution=224, ablates=variant["base"])
-            extra = dict(arch=variant["arch"], args=variant["args"], sets=variant["set"])
+            stage, pixels = variant["stage"], "lavit" if variant["stage"] == "lavit_in1k" else "res"
+            arch, args, sets = variant["arch"], variant["args"], variant["set"]
+            tags = dict(table=run, row=model, stage=stage, resolution=res, ablates=variant["base"])
+        elif rule == "transfer":
+            tags = dict(table="table4", row=model, column=wc["dataset"], stage="transfer", resolution=res)
+        elif rule in ("detect", "segment_dense"):
+            tags = self.dense_tags(run, model)
         else:
-            res = {"finetune_384": 384, "finetune_in21k": wc.get("res"), "segment": 512}.get(rule, 224)
             tags = dict(table=spec.experiment, row=model, stage=stage, resolution=res)
-            if rule == "transfer":
-                tags = dict(table="table4", row=model, column=wc["dataset"], stage="transfer", resolution=224)
-            elif rule in ("detect", "segment_dense"):
-                tags = self.dense_tags(run, model)
-            if rule in ("train_lavit", "detect"):
-                img_size = self.lavit_pixels()    # detection: the backbone's; the detector resizes to its min_size
-            elif rule == "segment_dense":
-                img_size = self.dense_crop()
-            else:
-                img_size = self.pixels(res)
+        if arch is None:
+            self.model(model)      # names the models the config has
+        img_size = {"lavit": self.lavit_pixels, "dense_crop": self.dense_crop}.get(pixels, lambda: self.pixels(res))()
         dataset = wc["dataset"] if rule == "transfer" else STAGES[stage]["dataset"]
-        if not extra:
-            model_spec = self.model(model)
-            extra = dict(arch=model_spec["arch"], args=model_spec.get("args", {}), sets=self.recipe_sets(stage))
-        else:
-            extra["sets"] = {**self.recipe_sets(stage), **extra["sets"]}
+        sets = {**self.recipe_sets(stage), **sets}
         tags = {**tags, "config": self.name, "seed": seed}   # dense tags have config already, before resolution
         return TrainJob(rule=rule, stage=stage, run=run, model=model, seed=seed, res=res, img_size=img_size,
                         dataset=dataset, init=init, experiment=spec.experiment.format(**wc), tags=tags,
-                        log=self.layout.train_log(spec.log.format(**wc), model, seed), **extra)
+                        log=self.layout.train_log(spec.log.format(**wc), model, seed), arch=arch, args=args,
+                        sets=sets)
 
     def job_of_run(self, run: str, model: str, seed) -> TrainJob:
         """The training job that makes run folder `run` of `model` at `seed`."""
@@ -342,8 +336,8 @@ class Plan:
 
 # where each ablation table's full model is trained, and so its variants: the stage and its run folder
 ABLATION_STAGES = {
-    "edit_ablation": dict(stage="pretrain_in1k", run="in1k_224", rule="pretrain_in1k"),
-    "lavit_ablation": dict(stage="lavit_in1k", run="lavit_224", rule="train_lavit"),
+    "edit_ablation": dict(stage="pretrain_in1k", run="in1k_224"),
+    "lavit_ablation": dict(stage="lavit_in1k", run="lavit_224"),
 }
 
 

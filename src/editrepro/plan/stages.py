@@ -33,7 +33,8 @@ class TrainRule:
     """A training rule: the run folders it makes (``run``, with its wildcards in braces), the stage that trains them
     (a stage of ``STAGES``, with wildcards; ``None``: the run's chain says, as for DeiT III's own recipes), where its
     logs go (``log``, under ``logs/<name>/``), the run it starts from (``init``: same model and seed; ``None`` from
-    scratch or as the chain says) and the MLflow experiment of its runs."""
+    scratch or as the chain says), the MLflow experiment of its runs, the resolution key it trains at and how its
+    image size follows (``pixels``: ``res``, ``lavit``: LaViT's table's pixels, ``dense_crop``: its ADE20K crop)."""
 
     name: str
     run: str
@@ -42,6 +43,8 @@ class TrainRule:
     init: Optional[str]
     experiment: str
     constraints: Dict[str, str] = field(default_factory=dict)
+    res: str = "224"          # the resolution key it trains at (``resolutions``), with wildcards
+    pixels: str = "res"       # its image size: resolutions[res], or LaViT's table's (lavit), or its dense crop
 
     @property
     def run_regex(self) -> str:
@@ -58,23 +61,24 @@ ABLATIONS = r"edit_ablation|lavit_ablation"
 TRAIN_RULES = (
     # Table 3a: ImageNet-1k from scratch at 224, fine-tuned at 384 (position embeddings resampled on load)
     TrainRule("pretrain_in1k", "in1k_224", "pretrain_in1k", "pretrain_in1k", None, "table3"),
-    TrainRule("finetune_384", "in1k_384", "finetune_384", "finetune_384", "in1k_224", "table3"),
+    TrainRule("finetune_384", "in1k_384", "finetune_384", "finetune_384", "in1k_224", "table3", res="384"),
     # Table 3b: ImageNet-21k at 224, fine-tuned on ImageNet-1k at 224 and 384
     TrainRule("pretrain_in21k", "in21k_pretrain", "pretrain_in21k", "pretrain_in21k", None, "table3"),
     TrainRule("finetune_in21k", "in21k_{res}", "finetune_in21k/{res}", "finetune_in21k", "in21k_pretrain", "table3",
-              {"res": r"224|384"}),
+              {"res": r"224|384"}, res="{res}"),
     # Table 3's DeiT III baselines by DeiT III's own README recipes: the run folder's chain says the stage and init
     TrainRule("train_deit3_official", "{orun}", "deit3_official/{orun}", None, None, "table3", {"orun": OFFICIAL_RUNS}),
     # Table 4: the transfer recipe from the ImageNet-1k 224 model; Table 5: Segmenter on ADE20K from it
     TrainRule("transfer", "transfer_{dataset}", "transfer/{dataset}", "transfer", "in1k_224", "table4",
               {"dataset": TRANSFER_DATASETS}),
-    TrainRule("segment", "ade20k", "segment", "segment", "in1k_224", "table5"),
+    TrainRule("segment", "ade20k", "segment", "segment", "in1k_224", "table5", res="512"),
     # LaViT's table: LaViT and PVTv2 from scratch; RetinaNet on COCO, Semantic FPN and UperNet on ADE20K from them
-    TrainRule("train_lavit", "lavit_224", "train_lavit", "lavit_in1k", None, "lavit"),
+    # (detection trains at the backbone's size: the detector resizes to its min_size)
+    TrainRule("train_lavit", "lavit_224", "train_lavit", "lavit_in1k", None, "lavit", pixels="lavit"),
     TrainRule("detect", "coco_{schedule}", "detect/coco_{schedule}", "detect_{schedule}", "lavit_224", "lavit",
-              {"schedule": SCHEDULES}),
+              {"schedule": SCHEDULES}, pixels="lavit"),
     TrainRule("segment_dense", "ade20k_{head}", "segment_dense/ade20k_{head}", "segment_{head}", "lavit_224", "lavit",
-              {"head": DENSE_HEADS}),
+              {"head": DENSE_HEADS}, pixels="dense_crop"),
     # the ablation tables: each variant of the full model, by the full model's stage and recipe (plus its `set`)
     TrainRule("train_ablation", "{ablation}", "ablation/{ablation}", None, None, "{ablation}", {"ablation": ABLATIONS}),
 )
